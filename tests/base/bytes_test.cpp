@@ -22,3 +22,31 @@ TEST(Bytes, ConcatAndCompare) {
     EXPECT_FALSE(equal_ct(a, Bytes{1, 3}));
     EXPECT_FALSE(equal_ct(a, b));
 }
+
+#include "base/net.h"
+#include "base/time.h"
+
+TEST(IpAddress, ParsesAndPrints) {
+    auto v4 = IpAddress::parse("192.0.2.1");
+    ASSERT_TRUE(v4.has_value());
+    EXPECT_TRUE(v4->is_v4());
+    EXPECT_EQ(to_hex(v4->bytes()), "c0000201");
+    auto v6 = IpAddress::parse("2001:db8::1");
+    ASSERT_TRUE(v6.has_value());
+    EXPECT_TRUE(v6->is_v6());
+    EXPECT_EQ(v6->bytes().size(), 16u);
+    EXPECT_EQ((Endpoint{*v6, 4500}).to_string(), "[2001:db8::1]:4500");
+    EXPECT_EQ((Endpoint{*v4, 500}).to_string(), "192.0.2.1:500");
+    EXPECT_FALSE(IpAddress::parse("192.0.2.256").has_value());
+    EXPECT_FALSE(IpAddress::from_bytes(Bytes{1, 2, 3}).has_value());
+    EXPECT_EQ(IpAddress::from_bytes(v4->bytes()), v4);
+}
+
+TEST(Time, Arithmetic) {
+    Time t = Time::from_ms(1500);
+    EXPECT_EQ((t + std::chrono::milliseconds(500)).ms(), 2000);
+    EXPECT_EQ(
+        std::chrono::duration_cast<std::chrono::milliseconds>(Time::from_ms(3000) - t).count(),
+        1500);
+    EXPECT_LT(t, Time::max());
+}

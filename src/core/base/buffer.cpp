@@ -72,7 +72,11 @@ void Writer::u64(std::uint64_t v) {
     out_.insert(out_.end(), b, b + 8);
 }
 
-void Writer::put_u16_at(std::size_t at, std::uint16_t v) { store_be16(out_.data() + at, v); }
-void Writer::put_u32_at(std::size_t at, std::uint32_t v) { store_be32(out_.data() + at, v); }
+void Writer::put_u16_at(std::size_t at, std::uint16_t v) {
+    store_be16(out_.data() + at, v);
+}
+void Writer::put_u32_at(std::size_t at, std::uint32_t v) {
+    store_be32(out_.data() + at, v);
+}
 
 }  // namespace ikecluster

@@ -12,14 +12,14 @@
 namespace ikecluster {
 
 class Reader {
-public:
+  public:
     // `base` is the absolute offset of data[0] within the whole message, so
     // errors from nested payload decoders still point at the right byte.
     explicit Reader(BytesView data, std::size_t base = 0) : data_(data), base_(base) {}
 
     std::size_t remaining() const { return data_.size() - pos_; }
     std::size_t offset() const { return base_ + pos_; }  // absolute
-    std::size_t pos() const { return pos_; }               // relative
+    std::size_t pos() const { return pos_; }             // relative
     bool empty() const { return remaining() == 0; }
 
     // Each returns false (and leaves the reader unchanged) when fewer bytes
@@ -34,14 +34,14 @@ public:
 
     Error need(std::size_t n, const std::string& what) const;
 
-private:
+  private:
     BytesView data_;
     std::size_t base_;
     std::size_t pos_ = 0;
 };
 
 class Writer {
-public:
+  public:
     explicit Writer(Bytes& out) : out_(out) {}
     void u8(std::uint8_t v) { out_.push_back(v); }
     void u16(std::uint16_t v);
@@ -53,7 +53,7 @@ public:
     void put_u16_at(std::size_t at, std::uint16_t v);
     void put_u32_at(std::size_t at, std::uint32_t v);
 
-private:
+  private:
     Bytes& out_;
 };
 

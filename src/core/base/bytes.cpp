@@ -41,7 +41,8 @@ std::optional<Bytes> from_hex(std::string_view s) {
 bool equal_ct(BytesView a, BytesView b) {
     if (a.size() != b.size()) return false;
     std::uint8_t acc = 0;
-    for (std::size_t i = 0; i < a.size(); ++i) acc |= a[i] ^ b[i];
+    for (std::size_t i = 0; i < a.size(); ++i)
+        acc |= a[i] ^ b[i];
     return acc == 0;
 }
 

@@ -14,12 +14,18 @@ namespace ikecluster {
 using Bytes = std::vector<std::uint8_t>;
 using BytesView = std::span<const std::uint8_t>;
 
-inline BytesView as_view(const Bytes& b) { return BytesView(b.data(), b.size()); }
+inline BytesView as_view(const Bytes& b) {
+    return BytesView(b.data(), b.size());
+}
 inline BytesView as_view(std::string_view s) {
     return BytesView(reinterpret_cast<const std::uint8_t*>(s.data()), s.size());
 }
-inline Bytes to_bytes(BytesView v) { return Bytes(v.begin(), v.end()); }
-inline Bytes to_bytes(std::string_view s) { return Bytes(s.begin(), s.end()); }
+inline Bytes to_bytes(BytesView v) {
+    return Bytes(v.begin(), v.end());
+}
+inline Bytes to_bytes(std::string_view s) {
+    return Bytes(s.begin(), s.end());
+}
 
 // Concatenates any number of byte ranges (used for PRF inputs like Ni | Nr).
 template <typename... Views>

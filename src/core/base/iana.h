@@ -36,9 +36,9 @@ enum class ProtocolId : std::uint8_t {
 // Transform type 1. Key length comes from the Key Length attribute where the
 // algorithm has a variable key size (AES).
 enum class EncrId : std::uint16_t {
-    AES_CBC = 12,             // RFC 3602
-    AES_GCM_16 = 20,          // RFC 4106 (ESP), RFC 5282 (IKE): 16-octet ICV
-    CHACHA20_POLY1305 = 28,   // RFC 7634
+    AES_CBC = 12,            // RFC 3602
+    AES_GCM_16 = 20,         // RFC 4106 (ESP), RFC 5282 (IKE): 16-octet ICV
+    CHACHA20_POLY1305 = 28,  // RFC 7634
 };
 
 // Transform type 2.
@@ -59,8 +59,8 @@ enum class IntegId : std::uint16_t {
 // Transform type 4.
 enum class DhId : std::uint16_t {
     NONE = 0,
-    MODP_2048 = 14,   // RFC 3526
-    ECP_256 = 19,     // RFC 5903
+    MODP_2048 = 14,  // RFC 3526
+    ECP_256 = 19,    // RFC 5903
     ECP_384 = 20,
     CURVE25519 = 31,  // RFC 8031
 };

@@ -1,0 +1,454 @@
+#include "config/config_file.h"
+
+// Errors are values here, like everywhere else in ikecluster.
+#define TOML_EXCEPTIONS 0
+#include <toml++/toml.h>
+
+#include <charconv>
+#include <fstream>
+#include <set>
+#include <sstream>
+
+namespace ikecluster::config {
+namespace {
+
+const std::set<std::string> kLogLevels = {"trace", "debug", "info", "warn", "error", "off"};
+
+class Parser {
+  public:
+    explicit Parser(std::string_view source) : source_(source) {}
+
+    Error at(const toml::node& n, const std::string& what) const {
+        const auto& s = n.source();
+        return Error{0, source_ + ":" + std::to_string(s.begin.line) + ":" +
+                            std::to_string(s.begin.column) + ": " + what};
+    }
+
+    // Rejects keys that are not in `known`: a typo must not silently fall back
+    // to a default on a VPN gateway.
+    std::optional<Error> only_keys(const toml::table& t,
+                                   std::initializer_list<std::string_view> known,
+                                   const std::string& where) const {
+        for (auto&& [k, v] : t) {
+            bool ok = false;
+            for (auto kk : known)
+                ok = ok || kk == k.str();
+            if (!ok) return at(v, "unknown key '" + std::string(k.str()) + "' in " + where);
+        }
+        return std::nullopt;
+    }
+
+    Result<std::string> str(const toml::node& n, const std::string& key) const {
+        if (auto s = n.value<std::string>()) return *s;
+        return at(n, "'" + key + "' must be a string");
+    }
+
+    // A string or an array of strings.
+    Result<std::vector<std::string>> strs(const toml::node& n, const std::string& key) const {
+        std::vector<std::string> out;
+        if (auto s = n.value<std::string>()) {
+            out.push_back(*s);
+            return out;
+        }
+        if (auto* a = n.as_array()) {
+            for (auto&& e : *a) {
+                auto s = e.value<std::string>();
+                if (!s) return at(e, "'" + key + "' must contain strings");
+                out.push_back(*s);
+            }
+            return out;
+        }
+        return at(n, "'" + key + "' must be a string or an array of strings");
+    }
+
+    Result<Duration> duration(const toml::node& n, const std::string& key) const {
+        if (auto i = n.value<std::int64_t>()) {
+            if (*i < 0) return at(n, "'" + key + "' must not be negative");
+            return Duration(std::chrono::seconds(*i));
+        }
+        auto s = n.value<std::string>();
+        if (!s)
+            return at(n, "'" + key + "' must be a duration like \"30s\" or a number of seconds");
+        auto d = parse_duration(*s);
+        if (!d) return at(n, "'" + key + "': " + d.error().what);
+        return *d;
+    }
+
+    Result<bool> boolean(const toml::node& n, const std::string& key) const {
+        if (auto b = n.value<bool>()) return *b;
+        return at(n, "'" + key + "' must be true or false");
+    }
+
+    Result<std::int64_t> integer(const toml::node& n, const std::string& key, std::int64_t lo,
+                                 std::int64_t hi) const {
+        auto i = n.value<std::int64_t>();
+        if (!i) return at(n, "'" + key + "' must be an integer");
+        if (*i < lo || *i > hi) {
+            return at(n, "'" + key + "' must be between " + std::to_string(lo) + " and " +
+                             std::to_string(hi));
+        }
+        return *i;
+    }
+
+    Result<std::vector<IpAddress>> addrs(const toml::node& n, const std::string& key) const {
+        auto l = strs(n, key);
+        if (!l) return l.error();
+        std::vector<IpAddress> out;
+        for (auto& s : *l) {
+            if (s == "%any" || s == "any") continue;
+            auto a = IpAddress::parse(s);
+            if (!a) return at(n, "'" + key + "': '" + s + "' is not an IP address");
+            out.push_back(*a);
+        }
+        return out;
+    }
+
+    Result<std::vector<ike::ProposalSpec>> proposals(const toml::node& n, const std::string& key,
+                                                     ike::ProposalKind kind) const {
+        auto l = strs(n, key);
+        if (!l) return l.error();
+        std::vector<ike::ProposalSpec> out;
+        for (auto& s : *l) {
+            auto p = ike::parse_proposals(s, kind);
+            if (!p) return at(n, "'" + key + "': " + p.error().what);
+            out.insert(out.end(), p->begin(), p->end());
+        }
+        if (out.empty()) return at(n, "'" + key + "' is empty");
+        return out;
+    }
+
+    Result<ike::TsList> ts(const toml::node& n, const std::string& key) const {
+        auto l = strs(n, key);
+        if (!l) return l.error();
+        ike::TsList out;
+        for (auto& s : *l) {
+            auto t = ike::parse_ts_list(s);
+            if (!t) return at(n, "'" + key + "': " + t.error().what);
+            out.insert(out.end(), t->begin(), t->end());
+        }
+        return out;
+    }
+
+    Status lifetimes(const toml::table& t, ike::Lifetimes& lt, const std::string& where) const {
+        if (auto* n = t.get("rekey_time")) {
+            auto d = duration(*n, "rekey_time");
+            if (!d) return d.error();
+            lt.rekey = *d;
+        }
+        if (auto* n = t.get("life_time")) {
+            auto d = duration(*n, "life_time");
+            if (!d) return d.error();
+            lt.life = *d;
+        } else if (t.get("rekey_time")) {
+            lt.life = lt.rekey + lt.rekey / 10;  // strongSwan's default: rekey_time + 10%
+        }
+        if (auto* n = t.get("rand_time")) {
+            auto d = duration(*n, "rand_time");
+            if (!d) return d.error();
+            lt.jitter = *d;
+        } else if (t.get("rekey_time")) {
+            lt.jitter = lt.life - lt.rekey;
+        }
+        if (lt.rekey != Duration::zero() && lt.life <= lt.rekey) {
+            return at(t, where + ": life_time must be longer than rekey_time");
+        }
+        if (lt.jitter > lt.rekey) return at(t, where + ": rand_time must not exceed rekey_time");
+        return Ok{};
+    }
+
+    Result<ike::ChildConfig> child(const std::string& name, const toml::table& t) const {
+        std::string where = "child '" + name + "'";
+        if (auto e = only_keys(t,
+                               {"local_ts", "remote_ts", "esp_proposals", "mode", "start_action",
+                                "rekey_time", "life_time", "rand_time"},
+                               where)) {
+            return *e;
+        }
+        ike::ChildConfig c;
+        c.name = name;
+        c.esp_proposals =
+            *ike::parse_proposals("aes256gcm16,aes128gcm16,aes256-sha256", ike::ProposalKind::ESP);
+        for (auto key : {"local_ts", "remote_ts"}) {
+            auto* n = t.get(key);
+            if (!n) return at(t, where + " needs '" + key + "'");
+            auto l = ts(*n, key);
+            if (!l) return l.error();
+            if (l->empty()) return at(*n, "'" + std::string(key) + "' is empty");
+            (std::string_view(key) == "local_ts" ? c.local_ts : c.remote_ts) = *l;
+        }
+        if (auto* n = t.get("esp_proposals")) {
+            auto p = proposals(*n, "esp_proposals", ike::ProposalKind::ESP);
+            if (!p) return p.error();
+            c.esp_proposals = *p;
+        }
+        if (auto* n = t.get("mode")) {
+            auto s = str(*n, "mode");
+            if (!s) return s.error();
+            if (*s == "tunnel") {
+                c.mode = ike::IpsecMode::TUNNEL;
+            } else if (*s == "transport") {
+                c.mode = ike::IpsecMode::TRANSPORT;
+            } else {
+                return at(*n, "'mode' must be \"tunnel\" or \"transport\"");
+            }
+        }
+        if (auto* n = t.get("start_action")) {
+            auto s = str(*n, "start_action");
+            if (!s) return s.error();
+            if (*s == "none") {
+                c.start_action = ike::StartAction::NONE;
+            } else if (*s == "start") {
+                c.start_action = ike::StartAction::START;
+            } else {
+                return at(*n, "'start_action' must be \"none\" or \"start\"");
+            }
+        }
+        if (auto st = lifetimes(t, c.lifetimes, where); !st) return st.error();
+        return c;
+    }
+
+    Result<ike::ConnectionConfig> connection(const std::string& name, const toml::table& t) const {
+        std::string where = "connection '" + name + "'";
+        if (auto e =
+                only_keys(t,
+                          {"local_addrs", "remote_addrs", "remote_port", "local_id", "remote_id",
+                           "auth", "psk", "proposals", "children", "rekey_time", "life_time",
+                           "rand_time", "dpd_delay", "encap", "send_initial_contact"},
+                          where)) {
+            return *e;
+        }
+        ike::ConnectionConfig c;
+        c.name = name;
+        c.ike_proposals = *ike::parse_proposals(
+            "aes256gcm16-prfsha256-x25519,aes128-sha256-modp2048", ike::ProposalKind::IKE);
+        if (auto* n = t.get("local_addrs")) {
+            auto a = addrs(*n, "local_addrs");
+            if (!a) return a.error();
+            c.local_addrs = *a;
+        }
+        if (auto* n = t.get("remote_addrs")) {
+            auto a = addrs(*n, "remote_addrs");
+            if (!a) return a.error();
+            c.remote_addrs = *a;
+        }
+        if (auto* n = t.get("remote_port")) {
+            auto p = integer(*n, "remote_port", 1, 65535);
+            if (!p) return p.error();
+            c.remote_port = std::uint16_t(*p);
+        }
+        auto* lid = t.get("local_id");
+        if (!lid) return at(t, where + " needs 'local_id'");
+        {
+            auto s = str(*lid, "local_id");
+            if (!s) return s.error();
+            auto id = ike::Identity::parse(*s);
+            if (!id) return at(*lid, id.error().what);
+            c.local_id = *id;
+        }
+        if (auto* n = t.get("remote_id")) {
+            auto s = str(*n, "remote_id");
+            if (!s) return s.error();
+            if (*s != "%any") {
+                auto id = ike::Identity::parse(*s);
+                if (!id) return at(*n, id.error().what);
+                c.remote_id = *id;
+            }
+        }
+        if (auto* n = t.get("auth")) {
+            auto s = str(*n, "auth");
+            if (!s) return s.error();
+            if (*s != "psk")
+                return at(*n, "'auth' must be \"psk\" (certificates are not supported yet)");
+        }
+        auto* psk = t.get("psk");
+        if (!psk) return at(t, where + " needs 'psk'");
+        {
+            auto s = str(*psk, "psk");
+            if (!s) return s.error();
+            if (s->size() < 8) return at(*psk, "'psk' is too short (at least 8 characters)");
+            c.psk = to_bytes(*s);
+        }
+        if (auto* n = t.get("proposals")) {
+            auto p = proposals(*n, "proposals", ike::ProposalKind::IKE);
+            if (!p) return p.error();
+            c.ike_proposals = *p;
+        }
+        if (auto* n = t.get("dpd_delay")) {
+            auto d = duration(*n, "dpd_delay");
+            if (!d) return d.error();
+            c.dpd_delay = *d;
+        }
+        if (auto* n = t.get("encap")) {
+            auto b = boolean(*n, "encap");
+            if (!b) return b.error();
+            c.force_encap = *b;
+        }
+        if (auto* n = t.get("send_initial_contact")) {
+            auto b = boolean(*n, "send_initial_contact");
+            if (!b) return b.error();
+            c.send_initial_contact = *b;
+        }
+        if (auto st = lifetimes(t, c.ike_lifetimes, where); !st) return st.error();
+        auto* ch = t.get("children");
+        if (!ch || !ch->is_table() || ch->as_table()->empty()) {
+            return at(ch ? *ch : static_cast<const toml::node&>(t),
+                      where + " needs at least one [connections." + name + ".children.NAME] table");
+        }
+        for (auto&& [k, v] : *ch->as_table()) {
+            if (!v.is_table())
+                return at(v, "children." + std::string(k.str()) + " must be a table");
+            auto cc = child(std::string(k.str()), *v.as_table());
+            if (!cc) return cc.error();
+            c.children.push_back(std::move(*cc));
+        }
+        return c;
+    }
+
+    Result<DaemonConfig> parse(const toml::table& root) const {
+        DaemonConfig cfg;
+        if (auto e = only_keys(root, {"daemon", "log", "ike", "connections"}, "the top level"))
+            return *e;
+        if (auto* d = root.get_as<toml::table>("daemon")) {
+            if (auto e = only_keys(*d, {"listen", "ike_port", "natt_port", "control_socket"},
+                                   "[daemon]")) {
+                return *e;
+            }
+            if (auto* n = d->get("listen")) {
+                auto a = addrs(*n, "listen");
+                if (!a) return a.error();
+                cfg.listen = *a;
+            }
+            if (auto* n = d->get("ike_port")) {
+                auto p = integer(*n, "ike_port", 1, 65535);
+                if (!p) return p.error();
+                cfg.ike_port = std::uint16_t(*p);
+            }
+            if (auto* n = d->get("natt_port")) {
+                auto p = integer(*n, "natt_port", 1, 65535);
+                if (!p) return p.error();
+                cfg.natt_port = std::uint16_t(*p);
+            }
+            if (auto* n = d->get("control_socket")) {
+                auto s = str(*n, "control_socket");
+                if (!s) return s.error();
+                cfg.control_socket = *s;
+            }
+        } else if (root.get("daemon")) {
+            return at(*root.get("daemon"), "[daemon] must be a table");
+        }
+        if (auto* l = root.get_as<toml::table>("log")) {
+            for (auto&& [k, v] : *l) {
+                auto s = str(v, std::string(k.str()));
+                if (!s) return s.error();
+                if (!kLogLevels.count(*s)) {
+                    return at(v, "log level '" + *s +
+                                     "' is not one of trace, debug, info, warn, error, off");
+                }
+                if (k.str() == "level") {
+                    cfg.log_level = *s;
+                } else {
+                    cfg.log_levels[std::string(k.str())] = *s;
+                }
+            }
+        }
+        if (auto* i = root.get_as<toml::table>("ike")) {
+            if (auto e = only_keys(*i,
+                                   {"retransmit_timeout", "retransmit_base", "retransmit_tries",
+                                    "cookie_threshold", "half_open_limit", "half_open_per_peer",
+                                    "half_open_timeout"},
+                                   "[ike]")) {
+                return *e;
+            }
+            auto& e = cfg.engine;
+            if (auto* n = i->get("retransmit_timeout")) {
+                auto d = duration(*n, "retransmit_timeout");
+                if (!d) return d.error();
+                e.retransmit.timeout = *d;
+            }
+            if (auto* n = i->get("retransmit_base")) {
+                auto v = n->value<double>();
+                if (!v || *v < 1.0 || *v > 10.0)
+                    return at(*n, "'retransmit_base' must be a number in 1..10");
+                e.retransmit.base = *v;
+            }
+            if (auto* n = i->get("retransmit_tries")) {
+                auto v = integer(*n, "retransmit_tries", 0, 20);
+                if (!v) return v.error();
+                e.retransmit.tries = int(*v);
+            }
+            if (auto* n = i->get("cookie_threshold")) {
+                auto v = integer(*n, "cookie_threshold", 0, 10000000);
+                if (!v) return v.error();
+                e.cookie_threshold = std::size_t(*v);
+            }
+            if (auto* n = i->get("half_open_limit")) {
+                auto v = integer(*n, "half_open_limit", 1, 10000000);
+                if (!v) return v.error();
+                e.half_open_limit = std::size_t(*v);
+            }
+            if (auto* n = i->get("half_open_per_peer")) {
+                auto v = integer(*n, "half_open_per_peer", 1, 10000000);
+                if (!v) return v.error();
+                e.half_open_per_peer = std::size_t(*v);
+            }
+            if (auto* n = i->get("half_open_timeout")) {
+                auto d = duration(*n, "half_open_timeout");
+                if (!d) return d.error();
+                e.half_open_timeout = *d;
+            }
+        }
+        if (auto* cs = root.get("connections")) {
+            if (!cs->is_table()) return at(*cs, "[connections] must be a table");
+            for (auto&& [k, v] : *cs->as_table()) {
+                if (!v.is_table())
+                    return at(v, "connections." + std::string(k.str()) + " must be a table");
+                auto c = connection(std::string(k.str()), *v.as_table());
+                if (!c) return c.error();
+                cfg.engine.connections.push_back(std::move(*c));
+            }
+        }
+        return cfg;
+    }
+
+  private:
+    std::string source_;
+};
+
+}  // namespace
+
+Result<Duration> parse_duration(std::string_view text) {
+    std::int64_t v = 0;
+    auto r = std::from_chars(text.data(), text.data() + text.size(), v);
+    if (r.ec != std::errc() || v < 0)
+        return Error{0, "'" + std::string(text) + "' is not a duration"};
+    std::string_view unit(r.ptr, std::size_t(text.data() + text.size() - r.ptr));
+    using namespace std::chrono;
+    if (unit.empty() || unit == "s") return Duration(seconds(v));
+    if (unit == "ms") return Duration(milliseconds(v));
+    if (unit == "m" || unit == "min") return Duration(minutes(v));
+    if (unit == "h") return Duration(hours(v));
+    if (unit == "d") return Duration(hours(24 * v));
+    return Error{0, "'" + std::string(text) + "' has an unknown unit (use ms, s, m, h or d)"};
+}
+
+Result<DaemonConfig> parse_config(std::string_view text, std::string_view source) {
+    toml::parse_result r = toml::parse(text, source);
+    if (!r) {
+        const auto& e = r.error();
+        return Error{0, std::string(source) + ":" + std::to_string(e.source().begin.line) + ":" +
+                            std::to_string(e.source().begin.column) + ": " +
+                            std::string(e.description())};
+    }
+    return Parser(source).parse(r.table());
+}
+
+Result<DaemonConfig> load_config_file(const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    if (!in) return Error{0, path + ": cannot open the config file"};
+    std::ostringstream ss;
+    ss << in.rdbuf();
+    if (in.bad()) return Error{0, path + ": cannot read the config file"};
+    return parse_config(ss.str(), path);
+}
+
+}  // namespace ikecluster::config
