@@ -53,8 +53,16 @@ std::string IpAddress::to_string() const {
 }
 
 std::string Endpoint::to_string() const {
-    if (addr.is_v6()) return "[" + addr.to_string() + "]:" + std::to_string(port);
-    return addr.to_string() + ":" + std::to_string(port);
+    // Built by appending: GCC 12 at -O3 reports a false -Wrestrict on the
+    // equivalent chain of operator+ calls.
+    std::string out;
+    out.reserve(48);
+    if (addr.is_v6()) out.push_back('[');
+    out.append(addr.to_string());
+    if (addr.is_v6()) out.push_back(']');
+    out.push_back(':');
+    out.append(std::to_string(port));
+    return out;
 }
 
 }  // namespace ikecluster
