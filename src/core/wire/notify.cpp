@@ -159,42 +159,56 @@ Result<TicketLifetime> parse_ticket_lt_opaque(const NotifyPayload& n) {
 }
 
 const char* notify_name(std::uint16_t type) {
-    switch (NotifyType(type)) {
-#define IKEC_N(x)       \
-    case NotifyType::x: \
-        return #x;
-        IKEC_N(UNSUPPORTED_CRITICAL_PAYLOAD)
-        IKEC_N(INVALID_IKE_SPI) IKEC_N(INVALID_MAJOR_VERSION) IKEC_N(INVALID_SYNTAX) IKEC_N(
-            INVALID_MESSAGE_ID) IKEC_N(INVALID_SPI) IKEC_N(NO_PROPOSAL_CHOSEN)
-            IKEC_N(INVALID_KE_PAYLOAD) IKEC_N(AUTHENTICATION_FAILED) IKEC_N(
-                SINGLE_PAIR_REQUIRED) IKEC_N(NO_ADDITIONAL_SAS) IKEC_N(INTERNAL_ADDRESS_FAILURE)
-                IKEC_N(FAILED_CP_REQUIRED) IKEC_N(TS_UNACCEPTABLE) IKEC_N(INVALID_SELECTORS) IKEC_N(
-                    TEMPORARY_FAILURE) IKEC_N(CHILD_SA_NOT_FOUND) IKEC_N(INITIAL_CONTACT)
-                    IKEC_N(SET_WINDOW_SIZE) IKEC_N(ADDITIONAL_TS_POSSIBLE) IKEC_N(IPCOMP_SUPPORTED)
-                        IKEC_N(NAT_DETECTION_SOURCE_IP) IKEC_N(NAT_DETECTION_DESTINATION_IP) IKEC_N(
-                            COOKIE) IKEC_N(USE_TRANSPORT_MODE) IKEC_N(HTTP_CERT_LOOKUP_SUPPORTED)
-                            IKEC_N(REKEY_SA) IKEC_N(ESP_TFC_PADDING_NOT_SUPPORTED) IKEC_N(
-                                NON_FIRST_FRAGMENTS_ALSO) IKEC_N(MOBIKE_SUPPORTED)
-                                IKEC_N(ADDITIONAL_IP4_ADDRESS) IKEC_N(
-                                    ADDITIONAL_IP6_ADDRESS) IKEC_N(NO_ADDITIONAL_ADDRESSES)
-                                    IKEC_N(UPDATE_SA_ADDRESSES) IKEC_N(COOKIE2) IKEC_N(
-                                        NO_NATS_ALLOWED) IKEC_N(AUTH_LIFETIME)
-                                        IKEC_N(MULTIPLE_AUTH_SUPPORTED) IKEC_N(
-                                            ANOTHER_AUTH_FOLLOWS) IKEC_N(REDIRECT_SUPPORTED)
-                                            IKEC_N(REDIRECT) IKEC_N(REDIRECTED_FROM) IKEC_N(
-                                                TICKET_LT_OPAQUE) IKEC_N(TICKET_REQUEST)
-                                                IKEC_N(TICKET_ACK) IKEC_N(TICKET_NACK) IKEC_N(
-                                                    TICKET_OPAQUE) IKEC_N(EAP_ONLY_AUTHENTICATION)
-                                                    IKEC_N(CHILDLESS_IKEV2_SUPPORTED) IKEC_N(
-                                                        IKEV2_MESSAGE_ID_SYNC_SUPPORTED)
-                                                        IKEC_N(IPSEC_REPLAY_COUNTER_SYNC_SUPPORTED)
-                                                            IKEC_N(IKEV2_MESSAGE_ID_SYNC) IKEC_N(
-                                                                IPSEC_REPLAY_COUNTER_SYNC)
-                                                                IKEC_N(SECURE_PASSWORD_METHODS) IKEC_N(
-                                                                    IKEV2_FRAGMENTATION_SUPPORTED)
-                                                                    IKEC_N(
-                                                                        SIGNATURE_HASH_ALGORITHMS)
-#undef IKEC_N
+    struct Name {
+        NotifyType type;
+        const char* name;
+    };
+    static constexpr Name kNames[] = {
+        {NotifyType::UNSUPPORTED_CRITICAL_PAYLOAD, "UNSUPPORTED_CRITICAL_PAYLOAD"},
+        {NotifyType::INVALID_IKE_SPI, "INVALID_IKE_SPI"},
+        {NotifyType::INVALID_MAJOR_VERSION, "INVALID_MAJOR_VERSION"},
+        {NotifyType::INVALID_SYNTAX, "INVALID_SYNTAX"},
+        {NotifyType::INVALID_SPI, "INVALID_SPI"},
+        {NotifyType::NO_PROPOSAL_CHOSEN, "NO_PROPOSAL_CHOSEN"},
+        {NotifyType::INVALID_KE_PAYLOAD, "INVALID_KE_PAYLOAD"},
+        {NotifyType::AUTHENTICATION_FAILED, "AUTHENTICATION_FAILED"},
+        {NotifyType::NO_ADDITIONAL_SAS, "NO_ADDITIONAL_SAS"},
+        {NotifyType::INTERNAL_ADDRESS_FAILURE, "INTERNAL_ADDRESS_FAILURE"},
+        {NotifyType::FAILED_CP_REQUIRED, "FAILED_CP_REQUIRED"},
+        {NotifyType::TS_UNACCEPTABLE, "TS_UNACCEPTABLE"},
+        {NotifyType::INVALID_SELECTORS, "INVALID_SELECTORS"},
+        {NotifyType::CHILD_SA_NOT_FOUND, "CHILD_SA_NOT_FOUND"},
+        {NotifyType::INITIAL_CONTACT, "INITIAL_CONTACT"},
+        {NotifyType::SET_WINDOW_SIZE, "SET_WINDOW_SIZE"},
+        {NotifyType::ADDITIONAL_TS_POSSIBLE, "ADDITIONAL_TS_POSSIBLE"},
+        {NotifyType::IPCOMP_SUPPORTED, "IPCOMP_SUPPORTED"},
+        {NotifyType::NAT_DETECTION_SOURCE_IP, "NAT_DETECTION_SOURCE_IP"},
+        {NotifyType::NAT_DETECTION_DESTINATION_IP, "NAT_DETECTION_DESTINATION_IP"},
+        {NotifyType::USE_TRANSPORT_MODE, "USE_TRANSPORT_MODE"},
+        {NotifyType::HTTP_CERT_LOOKUP_SUPPORTED, "HTTP_CERT_LOOKUP_SUPPORTED"},
+        {NotifyType::REKEY_SA, "REKEY_SA"},
+        {NotifyType::ESP_TFC_PADDING_NOT_SUPPORTED, "ESP_TFC_PADDING_NOT_SUPPORTED"},
+        {NotifyType::MOBIKE_SUPPORTED, "MOBIKE_SUPPORTED"},
+        {NotifyType::ADDITIONAL_IP4_ADDRESS, "ADDITIONAL_IP4_ADDRESS"},
+        {NotifyType::NO_ADDITIONAL_ADDRESSES, "NO_ADDITIONAL_ADDRESSES"},
+        {NotifyType::UPDATE_SA_ADDRESSES, "UPDATE_SA_ADDRESSES"},
+        {NotifyType::COOKIE2, "COOKIE2"},
+        {NotifyType::AUTH_LIFETIME, "AUTH_LIFETIME"},
+        {NotifyType::MULTIPLE_AUTH_SUPPORTED, "MULTIPLE_AUTH_SUPPORTED"},
+        {NotifyType::REDIRECT_SUPPORTED, "REDIRECT_SUPPORTED"},
+        {NotifyType::REDIRECT, "REDIRECT"},
+        {NotifyType::REDIRECTED_FROM, "REDIRECTED_FROM"},
+        {NotifyType::TICKET_REQUEST, "TICKET_REQUEST"},
+        {NotifyType::TICKET_ACK, "TICKET_ACK"},
+        {NotifyType::TICKET_NACK, "TICKET_NACK"},
+        {NotifyType::EAP_ONLY_AUTHENTICATION, "EAP_ONLY_AUTHENTICATION"},
+        {NotifyType::CHILDLESS_IKEV2_SUPPORTED, "CHILDLESS_IKEV2_SUPPORTED"},
+        {NotifyType::IPSEC_REPLAY_COUNTER_SYNC_SUPPORTED, "IPSEC_REPLAY_COUNTER_SYNC_SUPPORTED"},
+        {NotifyType::IKEV2_MESSAGE_ID_SYNC, "IKEV2_MESSAGE_ID_SYNC"},
+        {NotifyType::SECURE_PASSWORD_METHODS, "SECURE_PASSWORD_METHODS"},
+    };
+    for (const Name& n : kNames) {
+        if (std::uint16_t(n.type) == type) return n.name;
     }
     return nullptr;
 }
