@@ -1,0 +1,892 @@
+#include "ike/engine.h"
+
+#include <algorithm>
+
+#include "base/buffer.h"
+#include "crypto/dh.h"
+#include "crypto/keys.h"
+#include "crypto/sk_cipher.h"
+#include "ike/negotiate.h"
+#include "ike/retransmit.h"
+#include "wire/esp.h"
+#include "wire/message.h"
+#include "wire/notify.h"
+
+namespace ikecluster::ike {
+
+using wire::Message;
+using wire::NotifyType;
+using wire::Payload;
+using wire::PayloadType;
+
+namespace {
+
+constexpr std::uint16_t kNattPort = 4500;
+constexpr std::size_t kNonceSize = 32;
+
+class RandomSpis final : public SpiAllocator {
+  public:
+    explicit RandomSpis(crypto::Random& r) : r_(r) {}
+    std::uint64_t ike_spi() override {
+        std::uint64_t s;
+        do
+            s = r_.u64();
+        while (s == 0);
+        return s;
+    }
+    std::uint32_t child_spi() override {
+        std::uint32_t s;
+        do
+            s = r_.u32();
+        while (s < 256);
+        return s;
+    }
+
+  private:
+    crypto::Random& r_;
+};
+
+crypto::CipherSuite ike_cipher_suite(const IkeSuite& s) {
+    return crypto::CipherSuite{s.encr.id, s.encr.key_bits, s.integ, s.prf, s.dh};
+}
+
+Bytes be32(std::uint32_t v) {
+    Bytes b(4);
+    store_be32(b.data(), v);
+    return b;
+}
+
+wire::TsPayload to_wire_ts(const TsList& l) {
+    wire::TsPayload p;
+    for (const TrafficSelector& t : l) {
+        p.selectors.push_back(wire::TsEntry{
+            t.is_v6() ? wire::TsType::IPV6_ADDR_RANGE : wire::TsType::IPV4_ADDR_RANGE, t.ip_proto,
+            t.start_port, t.end_port, to_bytes(t.start.bytes()), to_bytes(t.end.bytes())});
+    }
+    return p;
+}
+
+TsList from_wire_ts(const wire::TsPayload& p) {
+    TsList out;
+    for (const wire::TsEntry& e : p.selectors) {
+        auto a = IpAddress::from_bytes(e.start_addr), b = IpAddress::from_bytes(e.end_addr);
+        if (!a || !b) continue;
+        out.push_back(TrafficSelector{e.ip_proto, e.start_port, e.end_port, *a, *b});
+    }
+    return out;
+}
+
+template <typename T>
+const T* find_body(const std::vector<Payload>& ps, PayloadType type) {
+    for (const Payload& p : ps) {
+        if (p.type == type) return p.as<T>();
+    }
+    return nullptr;
+}
+
+const wire::NotifyPayload* find_notify(const std::vector<Payload>& ps, NotifyType type) {
+    for (const Payload& p : ps) {
+        if (auto* n = p.as<wire::NotifyPayload>(); n && n->type == std::uint16_t(type)) return n;
+    }
+    return nullptr;
+}
+
+// The first error notify in a response, if any (§3.10.1).
+const wire::NotifyPayload* find_error(const std::vector<Payload>& ps) {
+    for (const Payload& p : ps) {
+        if (auto* n = p.as<wire::NotifyPayload>(); n && wire::is_error_notify(n->type)) return n;
+    }
+    return nullptr;
+}
+
+// What the peer announced (IKE_SA_INIT and IKE_AUTH notifies).
+void record_capabilities(PeerCapabilities& c, const std::vector<Payload>& ps) {
+    c.fragmentation = c.fragmentation || find_notify(ps, NotifyType::IKEV2_FRAGMENTATION_SUPPORTED);
+    c.redirect = c.redirect || find_notify(ps, NotifyType::REDIRECT_SUPPORTED);
+    c.mobike = c.mobike || find_notify(ps, NotifyType::MOBIKE_SUPPORTED);
+    c.msgid_sync = c.msgid_sync || find_notify(ps, NotifyType::IKEV2_MESSAGE_ID_SYNC_SUPPORTED);
+    c.replay_sync =
+        c.replay_sync || find_notify(ps, NotifyType::IPSEC_REPLAY_COUNTER_SYNC_SUPPORTED);
+}
+
+bool every_ts_within(const TsList& answered, const TsList& offered) {
+    return std::all_of(answered.begin(), answered.end(), [&](const TrafficSelector& a) {
+        return std::any_of(offered.begin(), offered.end(),
+                           [&](const TrafficSelector& o) { return o.contains(a); });
+    });
+}
+
+}  // namespace
+
+// Per-IKE-SA working state: the replicable part (st) plus what only the
+// handshake needs.
+struct Engine::Sa {
+    IkeSaState st;
+    enum class Phase { INIT_SENT, INIT_DONE, AUTH_SENT, ESTABLISHED } phase = Phase::INIT_SENT;
+    const ConnectionConfig* conn = nullptr;
+    std::uint64_t our_spi = 0;
+    // handshake
+    std::unique_ptr<crypto::KeyExchange> kx;
+    DhId group = DhId::NONE;
+    Bytes ni, nr;
+    Bytes init_request, init_response;  // RealMessage1/2 for AUTH (§2.15)
+    Bytes cookie;
+    int ke_retries = 0;
+    std::uint32_t child_spi_in = 0;
+    const ChildConfig* child_cfg = nullptr;
+    Time half_open_deadline = Time::max();
+    IpAddress counted_addr;  // responder: the address its half-open slot is counted under
+    // crypto
+    std::unique_ptr<crypto::SkCipher> out, in;
+    Retransmitter rt;
+
+    explicit Sa(const RetransmitConfig& rc) : rt(rc) {}
+    bool half_open() const { return phase != Phase::ESTABLISHED; }
+};
+
+Engine::Engine(EngineConfig cfg, crypto::Random& rng, SpiAllocator* spis)
+    : cfg_(std::move(cfg)),
+      rng_(rng),
+      own_spis_(spis ? nullptr : new RandomSpis(rng)),
+      spis_(spis ? spis : own_spis_.get()) {}
+
+Engine::~Engine() = default;
+
+std::vector<Output> Engine::take_outputs() {
+    return std::exchange(out_, {});
+}
+
+std::size_t Engine::ike_sa_count() const {
+    return sas_.size();
+}
+
+std::size_t Engine::half_open_count() const {
+    return std::size_t(
+        std::count_if(sas_.begin(), sas_.end(), [](auto& kv) { return kv.second->half_open(); }));
+}
+
+const IkeSaState* Engine::find(const IkeSpis& spis) const {
+    for (const std::uint64_t s : {spis.spi_i, spis.spi_r}) {
+        auto it = sas_.find(s);
+        if (it != sas_.end() && it->second->st.spis == spis && !it->second->half_open())
+            return &it->second->st;
+    }
+    return nullptr;
+}
+
+std::vector<IkeSpis> Engine::established() const {
+    std::vector<IkeSpis> out;
+    for (auto& [k, sa] : sas_) {
+        if (!sa->half_open()) out.push_back(sa->st.spis);
+    }
+    std::sort(out.begin(), out.end());
+    return out;
+}
+
+Time Engine::next_deadline() const {
+    Time t = Time::max();
+    for (auto& [k, sa] : sas_) {
+        t = std::min(t, sa->rt.deadline());
+        t = std::min(t, sa->half_open_deadline);
+    }
+    return t;
+}
+
+void Engine::on_timer(Time now) {
+    std::vector<Sa*> dead;
+    for (auto& [k, sa] : sas_) {
+        if (sa->half_open() && now >= sa->half_open_deadline) {
+            dead.push_back(sa.get());
+            continue;
+        }
+        switch (sa->rt.on_timer(now)) {
+            case Retransmitter::Action::RESEND:
+                for (const Bytes& d : sa->rt.datagrams())
+                    send(*sa, d);
+                ++stats_.retransmits_sent;
+                break;
+            case Retransmitter::Action::GIVE_UP:
+                dead.push_back(sa.get());
+                break;
+            case Retransmitter::Action::NONE:
+                break;
+        }
+    }
+    for (Sa* sa : dead)
+        remove(*sa, DeleteReason::PEER_DEAD, false);
+}
+
+void Engine::send(const Sa& sa, const Bytes& message) {
+    Bytes data = sa.st.local.port == kNattPort ? wire::with_non_esp_marker(message) : message;
+    emit(SendDatagram{sa.st.local, sa.st.remote, std::move(data)});
+}
+
+void Engine::send_request(Time now, Sa& sa, Bytes message) {
+    std::uint32_t id = sa.st.msgids.next_request_out;
+    send(sa, message);
+    sa.rt.start(now, id, {std::move(message)});
+}
+
+void Engine::send_response(Time, Sa& sa, std::uint32_t message_id, Bytes message) {
+    send(sa, message);
+    // §2.1: keep the response so a retransmitted request gets it again.
+    sa.st.msgids.last_response_id = message_id;
+    sa.st.msgids.last_response = {std::move(message)};
+}
+
+namespace {
+
+// Builds an encrypted message (§3.14): header | SK header | IV | ct | ICV.
+Bytes seal_message(Engine::Sa& sa, ExchangeType exchange, bool response, std::uint32_t message_id,
+                   const std::vector<Payload>& inner, crypto::Random& rng) {
+    Bytes plain;
+    std::uint8_t first = wire::encode_payloads(inner, plain);
+    std::size_t body_len = sa.out->sealed_size(plain.size());
+    Bytes out;
+    Writer w(out);
+    w.u64(sa.st.spis.spi_i);
+    w.u64(sa.st.spis.spi_r);
+    w.u8(std::uint8_t(PayloadType::SK));
+    w.u8(0x20);
+    w.u8(std::uint8_t(exchange));
+    w.u8(std::uint8_t((sa.st.initiator ? wire::kFlagInitiator : 0) |
+                      (response ? wire::kFlagResponse : 0)));
+    w.u32(message_id);
+    w.u32(std::uint32_t(wire::kHeaderSize + wire::kGenericHeaderSize + body_len));
+    w.u8(first);
+    w.u8(0);
+    w.u16(std::uint16_t(wire::kGenericHeaderSize + body_len));
+    Bytes body = sa.out->seal(out, plain, rng);
+    w.bytes(body);
+    return out;
+}
+
+// Verifies and decrypts; the inner payload chain or an Error (the caller drops
+// the message silently, §2.21.2).
+Result<std::vector<Payload>> open_message(Engine::Sa& sa, BytesView dgram, const Message& m) {
+    if (m.payloads.empty()) return Error{0, "no SK payload"};
+    const wire::SkPayload* sk = m.payloads.back().as<wire::SkPayload>();
+    auto off = wire::encrypted_body_offset(dgram);
+    if (!sk || !off || !sa.in) return Error{0, "no SK payload"};
+    auto plain = sa.in->open(dgram.first(*off), sk->body);
+    if (!plain) return plain.error();
+    return wire::decode_payloads(sk->first_inner, *plain);
+}
+
+Message plain_message(const IkeSpis& spis, bool initiator, bool response, ExchangeType ex,
+                      std::uint32_t id) {
+    Message m;
+    m.header.spi_i = spis.spi_i;
+    m.header.spi_r = spis.spi_r;
+    m.header.exchange = std::uint8_t(ex);
+    m.header.flags =
+        std::uint8_t((initiator ? wire::kFlagInitiator : 0) | (response ? wire::kFlagResponse : 0));
+    m.header.message_id = id;
+    return m;
+}
+
+}  // namespace
+
+// ---- initiator: IKE_SA_INIT -------------------------------------------------------
+
+Result<IkeSpis> Engine::initiate(Time now, std::string_view name) {
+    const ConnectionConfig* conn = nullptr;
+    for (const auto& c : cfg_.connections) {
+        if (c.name == name) conn = &c;
+    }
+    if (!conn) return Error{0, "no connection named '" + std::string(name) + "'"};
+    if (conn->remote_addrs.empty())
+        return Error{0, "connection '" + conn->name + "' has no remote address"};
+    if (conn->local_addrs.empty())
+        return Error{0, "connection '" + conn->name + "' has no local address"};
+    if (conn->children.empty()) return Error{0, "connection '" + conn->name + "' has no child"};
+    auto sa = std::make_unique<Sa>(cfg_.retransmit);
+    sa->conn = conn;
+    sa->child_cfg = &conn->children.front();
+    sa->st.initiator = true;
+    sa->st.config_name = conn->name;
+    sa->st.local = Endpoint{conn->local_addrs.front(), 500};
+    sa->st.remote = Endpoint{conn->remote_addrs.front(), conn->remote_port};
+    sa->st.local_id = conn->local_id;
+    sa->our_spi = spis_->ike_spi();
+    sa->st.spis.spi_i = sa->our_spi;
+    sa->group = conn->ike_proposals.front().dh.front();
+    sa->ni = rng_.bytes(kNonceSize);
+    sa->half_open_deadline = now + cfg_.half_open_timeout;
+    Sa& ref = *sa;
+    sas_[sa->our_spi] = std::move(sa);
+    start_init(now, ref);
+    return ref.st.spis;
+}
+
+void Engine::start_init(Time now, Sa& sa) {
+    auto kx = crypto::make_key_exchange(sa.group, rng_);
+    if (!kx) {
+        remove(sa, DeleteReason::DELETED_BY_US, false);
+        return;
+    }
+    sa.kx = std::move(*kx);
+    Message m = plain_message(sa.st.spis, true, false, ExchangeType::IKE_SA_INIT, 0);
+    // §2.6: a cookie, when the responder asked for one, comes first.
+    if (!sa.cookie.empty()) m.payloads.push_back(wire::notify(NotifyType::COOKIE, sa.cookie));
+    m.payloads.push_back(
+        make_payload(PayloadType::SA, make_sa_payload(sa.conn->ike_proposals, {})));
+    m.payloads.push_back(make_payload(
+        PayloadType::KE, wire::KePayload{std::uint16_t(sa.group), sa.kx->public_value()}));
+    m.payloads.push_back(make_payload(PayloadType::NONCE, wire::NoncePayload{sa.ni}));
+    // §2.23 NAT detection; with forced encapsulation the source hash is made
+    // not to match so the responder believes we are behind a NAT.
+    Bytes src = crypto::nat_detection_hash(sa.st.spis.spi_i, 0, sa.st.local);
+    if (sa.conn->force_encap) src = rng_.bytes(20);
+    m.payloads.push_back(wire::notify(NotifyType::NAT_DETECTION_SOURCE_IP, src));
+    m.payloads.push_back(
+        wire::notify(NotifyType::NAT_DETECTION_DESTINATION_IP,
+                     crypto::nat_detection_hash(sa.st.spis.spi_i, 0, sa.st.remote)));
+    sa.init_request = wire::encode_message(m);
+    sa.phase = Sa::Phase::INIT_SENT;
+    send_request(now, sa, sa.init_request);
+}
+
+void Engine::on_init_response(Time now, Sa& sa, BytesView dgram) {
+    auto m = wire::decode_message(dgram);
+    if (!m || m->header.message_id != 0) return drop();
+    const auto& ps = m->payloads;
+    if (auto* c = find_notify(ps, NotifyType::COOKIE)) {
+        // §2.6: retry with the cookie; the SPI and nonce stay.
+        if (!wire::parse_cookie(*c) || !sa.cookie.empty()) return drop();
+        sa.cookie = c->data;
+        return start_init(now, sa);
+    }
+    if (auto* ike = find_notify(ps, NotifyType::INVALID_KE_PAYLOAD)) {
+        // §1.2: retry with the group the responder wants, if we offered it.
+        auto g = wire::parse_invalid_ke(*ike);
+        bool offered = false;
+        for (auto& p : sa.conn->ike_proposals) {
+            offered = offered || (g && std::find(p.dh.begin(), p.dh.end(), DhId(*g)) != p.dh.end());
+        }
+        if (!g || !offered || DhId(*g) == sa.group || ++sa.ke_retries > 2) {
+            return remove(sa, DeleteReason::DELETED_BY_US, false);
+        }
+        sa.group = DhId(*g);
+        return start_init(now, sa);
+    }
+    if (find_error(ps))
+        return remove(sa, DeleteReason::DELETED_BY_US, false);  // e.g. NO_PROPOSAL_CHOSEN
+    auto* sap = m->find(PayloadType::SA);
+    auto* kep = m->find(PayloadType::KE);
+    auto* np = m->find(PayloadType::NONCE);
+    if (!sap || !kep || !np || m->header.spi_r == 0) return drop();
+    auto chosen = accept_ike(*sap->as<wire::SaPayload>(), sa.conn->ike_proposals);
+    const wire::KePayload& ke = *kep->as<wire::KePayload>();
+    if (!chosen || chosen->suite.dh != sa.group || ke.dh_group != std::uint16_t(sa.group)) {
+        return remove(sa, DeleteReason::DELETED_BY_US, false);
+    }
+    auto secret = sa.kx->shared_secret(ke.data);
+    if (!secret) return remove(sa, DeleteReason::DELETED_BY_US, false);
+    sa.rt.stop();
+    sa.st.spis.spi_r = m->header.spi_r;
+    sa.st.suite = chosen->suite;
+    sa.nr = np->as<wire::NoncePayload>()->nonce;
+    sa.init_response = to_bytes(dgram);
+    auto keys = crypto::derive_ike_keys(ike_cipher_suite(sa.st.suite), *secret, sa.ni, sa.nr,
+                                        sa.st.spis.spi_i, sa.st.spis.spi_r);
+    if (!keys) return remove(sa, DeleteReason::DELETED_BY_US, false);
+    sa.st.keys = IkeKeys{keys->sk_d,  keys->sk_ai, keys->sk_ar, keys->sk_ei,
+                         keys->sk_er, keys->sk_pi, keys->sk_pr};
+    const auto& s = sa.st.suite;
+    auto out =
+        crypto::SkCipher::create(s.encr.id, s.encr.key_bits, s.integ, keys->sk_ei, keys->sk_ai);
+    auto in =
+        crypto::SkCipher::create(s.encr.id, s.encr.key_bits, s.integ, keys->sk_er, keys->sk_ar);
+    if (!out || !in) return remove(sa, DeleteReason::DELETED_BY_US, false);
+    sa.out = std::move(*out);
+    sa.in = std::move(*in);
+    record_capabilities(sa.st.peer, ps);
+    // §2.23: NAT detection decides whether we move to port 4500.
+    auto* nsrc = find_notify(ps, NotifyType::NAT_DETECTION_SOURCE_IP);
+    auto* ndst = find_notify(ps, NotifyType::NAT_DETECTION_DESTINATION_IP);
+    int nat = 0;
+    if (nsrc && ndst) {
+        if (nsrc->data !=
+            crypto::nat_detection_hash(sa.st.spis.spi_i, sa.st.spis.spi_r, sa.st.remote))
+            nat |= 2;
+        if (ndst->data !=
+            crypto::nat_detection_hash(sa.st.spis.spi_i, sa.st.spis.spi_r, sa.st.local))
+            nat |= 1;
+    }
+    sa.st.nat = NatState(nat);
+    if (nat || sa.conn->force_encap) {
+        sa.st.encap = true;
+        sa.st.local.port = kNattPort;
+        sa.st.remote.port = kNattPort;
+    }
+    sa.st.msgids.next_request_out = 1;
+    send_auth_request(now, sa);
+}
+
+// ---- initiator: IKE_AUTH ------------------------------------------------------------
+
+namespace {
+
+Payload id_payload(PayloadType t, const Identity& id) {
+    return make_payload(t, wire::IdPayload{std::uint8_t(id.type), id.data});
+}
+
+Bytes id_body(const Payload& p) {
+    Bytes b;
+    wire::encode_body(p, b);
+    return b;
+}
+
+// The RFC 6311 announcements, sent in IKE_AUTH by both roles.
+void announce_ha(const EngineConfig& cfg, std::vector<Payload>& ps) {
+    if (cfg.announce_msgid_sync)
+        ps.push_back(wire::notify(NotifyType::IKEV2_MESSAGE_ID_SYNC_SUPPORTED));
+    if (cfg.announce_replay_sync)
+        ps.push_back(wire::notify(NotifyType::IPSEC_REPLAY_COUNTER_SYNC_SUPPORTED));
+}
+
+Time jittered(Time now, const Lifetimes& lt, crypto::Random& rng) {
+    Duration j = lt.jitter.count() > 0
+                     ? Duration(Duration::rep(rng.u64() % std::uint64_t(lt.jitter.count())))
+                     : Duration(0);
+    return now + lt.rekey - j;
+}
+
+}  // namespace
+
+void Engine::send_auth_request(Time now, Sa& sa) {
+    const ConnectionConfig& c = *sa.conn;
+    std::vector<Payload> in;
+    Payload idi = id_payload(PayloadType::IDi, c.local_id);
+    in.push_back(idi);
+    if (c.send_initial_contact) in.push_back(wire::notify(NotifyType::INITIAL_CONTACT));
+    if (c.remote_id) in.push_back(id_payload(PayloadType::IDr, *c.remote_id));
+    Bytes so = crypto::signed_octets(sa.st.suite.prf, sa.init_request, sa.nr, sa.st.keys.sk_pi,
+                                     id_body(idi));
+    in.push_back(make_payload(PayloadType::AUTH,
+                              wire::AuthPayload{2, crypto::psk_auth(sa.st.suite.prf, c.psk, so)}));
+    sa.child_spi_in = spis_->child_spi();
+    in.push_back(make_payload(PayloadType::SA,
+                              make_sa_payload(sa.child_cfg->esp_proposals, be32(sa.child_spi_in))));
+    in.push_back(make_payload(PayloadType::TSi, to_wire_ts(sa.child_cfg->local_ts)));
+    in.push_back(make_payload(PayloadType::TSr, to_wire_ts(sa.child_cfg->remote_ts)));
+    if (sa.child_cfg->mode == IpsecMode::TRANSPORT)
+        in.push_back(wire::notify(NotifyType::USE_TRANSPORT_MODE));
+    announce_ha(cfg_, in);
+    sa.phase = Sa::Phase::AUTH_SENT;
+    send_request(now, sa, seal_message(sa, ExchangeType::IKE_AUTH, false, 1, in, rng_));
+}
+
+void Engine::on_auth_response(Time now, Sa& sa, BytesView dgram) {
+    auto m = wire::decode_message(dgram);
+    if (!m || m->header.message_id != 1) return drop();
+    auto inner = open_message(sa, dgram, *m);
+    if (!inner) return drop();  // forged or corrupted: ignore, keep waiting
+    sa.rt.stop();
+    sa.st.msgids.next_request_out = 2;
+    const auto& ps = *inner;
+    if (find_notify(ps, NotifyType::AUTHENTICATION_FAILED)) {
+        ++stats_.auth_failures;
+        return remove(sa, DeleteReason::AUTH_FAILED, false);
+    }
+    const Payload* idr = nullptr;
+    for (const Payload& p : ps) {
+        if (p.type == PayloadType::IDr) idr = &p;
+    }
+    auto* auth = find_body<wire::AuthPayload>(ps, PayloadType::AUTH);
+    if (!idr || !auth || auth->method != 2) return remove(sa, DeleteReason::AUTH_FAILED, false);
+    const wire::IdPayload& idb = *idr->as<wire::IdPayload>();
+    Identity peer{IdType(idb.id_type), idb.data};
+    if (sa.conn->remote_id && !(*sa.conn->remote_id == peer)) {
+        ++stats_.auth_failures;
+        return remove(sa, DeleteReason::AUTH_FAILED, false);
+    }
+    Bytes so = crypto::signed_octets(sa.st.suite.prf, sa.init_response, sa.ni, sa.st.keys.sk_pr,
+                                     id_body(*idr));
+    if (!equal_ct(crypto::psk_auth(sa.st.suite.prf, sa.conn->psk, so), auth->data)) {
+        ++stats_.auth_failures;
+        return remove(sa, DeleteReason::AUTH_FAILED, false);
+    }
+    sa.st.remote_id = peer;
+    record_capabilities(sa.st.peer, ps);
+    // The first Child SA; its failure leaves the IKE SA up (§1.2).
+    auto* sap = find_body<wire::SaPayload>(ps, PayloadType::SA);
+    auto* tsi = find_body<wire::TsPayload>(ps, PayloadType::TSi);
+    auto* tsr = find_body<wire::TsPayload>(ps, PayloadType::TSr);
+    if (sap && tsi && tsr && !find_error(ps)) {
+        auto chosen = accept_child(*sap, sa.child_cfg->esp_proposals);
+        TsList local = from_wire_ts(*tsi), remote = from_wire_ts(*tsr);
+        bool transport = find_notify(ps, NotifyType::USE_TRANSPORT_MODE) != nullptr;
+        if (chosen && !local.empty() && !remote.empty() &&
+            every_ts_within(local, sa.child_cfg->local_ts) &&
+            every_ts_within(remote, sa.child_cfg->remote_ts) &&
+            transport == (sa.child_cfg->mode == IpsecMode::TRANSPORT)) {
+            crypto::CipherSuite esp{chosen->encr.id, chosen->encr.key_bits, chosen->integ,
+                                    sa.st.suite.prf, DhId::NONE};
+            auto km =
+                crypto::derive_child_keys(esp, sa.st.suite.prf, sa.st.keys.sk_d, {}, sa.ni, sa.nr);
+            if (km) {
+                ChildSaState ch;
+                ch.config_name = sa.child_cfg->name;
+                ch.unique_id = sa.child_spi_in;
+                ch.spi_in = sa.child_spi_in;
+                ch.spi_out = chosen->peer_spi;
+                ch.mode = sa.child_cfg->mode;
+                ch.encr = chosen->encr;
+                ch.integ = chosen->integ;
+                ch.esn = chosen->esn;
+                // We initiated: our outbound keys are the initiator's (§2.17).
+                ch.keys = ChildSaKeys{km->encr_r, km->integ_r, km->encr_i, km->integ_i};
+                ch.ts_local = local;
+                ch.ts_remote = remote;
+                ch.established = now;
+                ch.rekey_at = jittered(now, sa.child_cfg->lifetimes, rng_);
+                ch.expire_at = now + sa.child_cfg->lifetimes.life;
+                sa.st.children.push_back(std::move(ch));
+            }
+        }
+    }
+    established(now, sa);
+}
+
+// ---- responder ---------------------------------------------------------------------
+
+void Engine::on_init_request(Time now, const Endpoint& local, const Endpoint& remote,
+                             BytesView dgram) {
+    auto hdr = wire::decode_header(dgram);
+    if (!hdr) return drop();
+    // A retransmitted IKE_SA_INIT gets the same answer (§2.1).
+    if (auto it = half_open_by_spi_i_.find(hdr->spi_i); it != half_open_by_spi_i_.end()) {
+        auto sit = sas_.find(it->second);
+        if (sit != sas_.end() && sit->second->st.remote == remote &&
+            sit->second->init_request == Bytes(dgram.begin(), dgram.end())) {
+            send(*sit->second, sit->second->init_response);
+            ++stats_.responses_resent;
+            return;
+        }
+        return drop();
+    }
+    wire::DecodeFailure why;
+    auto m = wire::decode_message(dgram, &why);
+    if (!m) return drop();  // unauthenticated garbage: no answer (§2.21.1 allows silence)
+    if (m->header.message_id != 0 || m->header.spi_r != 0 || !m->header.from_initiator())
+        return drop();
+    // Bounded responder state (DoS): a hard limit on half-open SAs, overall and per peer.
+    auto peer_it = half_open_per_peer_.find(remote.addr);
+    std::size_t per_peer = peer_it == half_open_per_peer_.end() ? 0 : peer_it->second;
+    if (half_open_responder_ >= cfg_.half_open_limit || per_peer >= cfg_.half_open_per_peer ||
+        sas_.size() >= cfg_.max_ike_sas) {
+        return drop();
+    }
+    auto reply_plain = [&](std::vector<Payload> ps) {
+        Message r =
+            plain_message(IkeSpis{m->header.spi_i, 0}, false, true, ExchangeType::IKE_SA_INIT, 0);
+        r.payloads = std::move(ps);
+        Bytes out = wire::encode_message(r);
+        emit(SendDatagram{local, remote,
+                          local.port == kNattPort ? wire::with_non_esp_marker(out) : out});
+    };
+    if (auto crit = m->unsupported_critical())
+        return reply_plain({wire::notify_unsupported_critical(*crit)});
+    auto* sap = m->find(PayloadType::SA);
+    auto* kep = m->find(PayloadType::KE);
+    auto* np = m->find(PayloadType::NONCE);
+    if (!sap || !kep || !np) return reply_plain({wire::notify(NotifyType::INVALID_SYNTAX)});
+    // Which connection? The one whose local address matches where it arrived
+    // (the identity is only known in IKE_AUTH, §2.15 notes the same).
+    const ConnectionConfig* conn = nullptr;
+    for (const auto& c : cfg_.connections) {
+        bool addr_ok = c.local_addrs.empty() ||
+                       std::find(c.local_addrs.begin(), c.local_addrs.end(), local.addr) !=
+                           c.local_addrs.end();
+        bool peer_ok = c.remote_addrs.empty() ||
+                       std::find(c.remote_addrs.begin(), c.remote_addrs.end(), remote.addr) !=
+                           c.remote_addrs.end();
+        if (addr_ok && peer_ok) {
+            conn = &c;
+            break;
+        }
+    }
+    if (!conn) return reply_plain({wire::notify(NotifyType::NO_PROPOSAL_CHOSEN)});
+    auto chosen = choose_ike(*sap->as<wire::SaPayload>(), conn->ike_proposals);
+    if (!chosen) return reply_plain({wire::notify(NotifyType::NO_PROPOSAL_CHOSEN)});
+    const wire::KePayload& ke = *kep->as<wire::KePayload>();
+    if (ke.dh_group != std::uint16_t(chosen->suite.dh)) {
+        // §1.2: tell the initiator which group we want; keep no state.
+        return reply_plain({wire::notify_invalid_ke(std::uint16_t(chosen->suite.dh))});
+    }
+    auto kx = crypto::make_key_exchange(chosen->suite.dh, rng_);
+    if (!kx) return drop();
+    auto secret = (*kx)->shared_secret(ke.data);
+    if (!secret)
+        return reply_plain({wire::notify(NotifyType::INVALID_SYNTAX)});  // RFC 6989 check failed
+
+    auto sa = std::make_unique<Sa>(cfg_.retransmit);
+    sa->conn = conn;
+    sa->st.initiator = false;
+    sa->st.config_name = conn->name;
+    sa->st.local = local;
+    sa->st.remote = remote;
+    sa->st.local_id = conn->local_id;
+    sa->our_spi = spis_->ike_spi();
+    sa->st.spis = IkeSpis{m->header.spi_i, sa->our_spi};
+    sa->st.suite = chosen->suite;
+    sa->group = chosen->suite.dh;
+    sa->kx = std::move(*kx);
+    sa->ni = np->as<wire::NoncePayload>()->nonce;
+    sa->nr = rng_.bytes(kNonceSize);
+    sa->init_request = to_bytes(dgram);
+    sa->half_open_deadline = now + cfg_.half_open_timeout;
+    record_capabilities(sa->st.peer, m->payloads);
+    auto keys = crypto::derive_ike_keys(ike_cipher_suite(sa->st.suite), *secret, sa->ni, sa->nr,
+                                        sa->st.spis.spi_i, sa->st.spis.spi_r);
+    if (!keys) return drop();
+    sa->st.keys = IkeKeys{keys->sk_d,  keys->sk_ai, keys->sk_ar, keys->sk_ei,
+                          keys->sk_er, keys->sk_pi, keys->sk_pr};
+    const auto& s = sa->st.suite;
+    auto out =
+        crypto::SkCipher::create(s.encr.id, s.encr.key_bits, s.integ, keys->sk_er, keys->sk_ar);
+    auto in =
+        crypto::SkCipher::create(s.encr.id, s.encr.key_bits, s.integ, keys->sk_ei, keys->sk_ai);
+    if (!out || !in) return drop();
+    sa->out = std::move(*out);
+    sa->in = std::move(*in);
+    // NAT detection from the responder's side.
+    auto* nsrc = m->find_notify(NotifyType::NAT_DETECTION_SOURCE_IP);
+    auto* ndst = m->find_notify(NotifyType::NAT_DETECTION_DESTINATION_IP);
+    int nat = 0;
+    if (nsrc && ndst) {
+        if (nsrc->data != crypto::nat_detection_hash(sa->st.spis.spi_i, 0, remote)) nat |= 2;
+        if (ndst->data != crypto::nat_detection_hash(sa->st.spis.spi_i, 0, local)) nat |= 1;
+    }
+    sa->st.nat = NatState(nat);
+
+    Message r = plain_message(sa->st.spis, false, true, ExchangeType::IKE_SA_INIT, 0);
+    r.payloads.push_back(make_payload(PayloadType::SA, wire::SaPayload{{chosen->proposal}}));
+    r.payloads.push_back(make_payload(
+        PayloadType::KE, wire::KePayload{std::uint16_t(sa->group), sa->kx->public_value()}));
+    r.payloads.push_back(make_payload(PayloadType::NONCE, wire::NoncePayload{sa->nr}));
+    r.payloads.push_back(
+        wire::notify(NotifyType::NAT_DETECTION_SOURCE_IP,
+                     crypto::nat_detection_hash(sa->st.spis.spi_i, sa->st.spis.spi_r, local)));
+    r.payloads.push_back(
+        wire::notify(NotifyType::NAT_DETECTION_DESTINATION_IP,
+                     crypto::nat_detection_hash(sa->st.spis.spi_i, sa->st.spis.spi_r, remote)));
+    sa->init_response = wire::encode_message(r);
+    sa->kx.reset();  // the private value is not needed any more
+    sa->phase = Sa::Phase::INIT_DONE;
+    sa->st.msgids.next_request_in = 1;
+    Sa& ref = *sa;
+    half_open_by_spi_i_[ref.st.spis.spi_i] = ref.our_spi;
+    ++half_open_responder_;
+    ref.counted_addr = ref.st.remote.addr;
+    ++half_open_per_peer_[ref.counted_addr];
+    sas_[ref.our_spi] = std::move(sa);
+    send(ref, ref.init_response);
+}
+
+void Engine::on_auth_request(Time now, Sa& sa, BytesView dgram) {
+    auto m = wire::decode_message(dgram);
+    if (!m) return drop();
+    auto inner = open_message(sa, dgram, *m);
+    if (!inner) return drop();
+    const auto& ps = *inner;
+    const Payload* idi = nullptr;
+    for (const Payload& p : ps) {
+        if (p.type == PayloadType::IDi) idi = &p;
+    }
+    auto* auth = find_body<wire::AuthPayload>(ps, PayloadType::AUTH);
+    auto fail = [&](NotifyType why) {
+        ++stats_.auth_failures;
+        std::vector<Payload> r{wire::notify(why)};
+        send_response(now, sa, 1, seal_message(sa, ExchangeType::IKE_AUTH, true, 1, r, rng_));
+        remove(sa, DeleteReason::AUTH_FAILED, false);
+    };
+    if (!idi || !auth) return fail(NotifyType::AUTHENTICATION_FAILED);
+    const wire::IdPayload& idb = *idi->as<wire::IdPayload>();
+    Identity peer{IdType(idb.id_type), idb.data};
+    // Pick the connection by the identity the peer claims; verify with its PSK.
+    const ConnectionConfig* conn = nullptr;
+    for (const auto& c : cfg_.connections) {
+        if (!c.remote_id || *c.remote_id == peer) {
+            bool addr_ok =
+                c.local_addrs.empty() || std::find(c.local_addrs.begin(), c.local_addrs.end(),
+                                                   sa.st.local.addr) != c.local_addrs.end();
+            if (addr_ok) {
+                conn = &c;
+                break;
+            }
+        }
+    }
+    if (!conn || auth->method != 2) return fail(NotifyType::AUTHENTICATION_FAILED);
+    Bytes so = crypto::signed_octets(sa.st.suite.prf, sa.init_request, sa.nr, sa.st.keys.sk_pi,
+                                     id_body(*idi));
+    if (!equal_ct(crypto::psk_auth(sa.st.suite.prf, conn->psk, so), auth->data)) {
+        return fail(NotifyType::AUTHENTICATION_FAILED);
+    }
+    sa.conn = conn;
+    sa.st.config_name = conn->name;
+    sa.st.remote_id = peer;
+    sa.st.local_id = conn->local_id;
+    sa.st.local = sa.st.local;
+    record_capabilities(sa.st.peer, ps);
+
+    std::vector<Payload> r;
+    Payload idr = id_payload(PayloadType::IDr, conn->local_id);
+    r.push_back(idr);
+    Bytes rso = crypto::signed_octets(sa.st.suite.prf, sa.init_response, sa.ni, sa.st.keys.sk_pr,
+                                      id_body(idr));
+    r.push_back(
+        make_payload(PayloadType::AUTH,
+                     wire::AuthPayload{2, crypto::psk_auth(sa.st.suite.prf, conn->psk, rso)}));
+
+    // The first Child SA (§1.2): narrow the selectors (§2.9), choose ESP.
+    auto* sap = find_body<wire::SaPayload>(ps, PayloadType::SA);
+    auto* tsi = find_body<wire::TsPayload>(ps, PayloadType::TSi);
+    auto* tsr = find_body<wire::TsPayload>(ps, PayloadType::TSr);
+    bool transport = find_notify(ps, NotifyType::USE_TRANSPORT_MODE) != nullptr;
+    if (sap && tsi && tsr) {
+        std::optional<NotifyType> child_error = NotifyType::TS_UNACCEPTABLE;
+        for (const ChildConfig& cc : conn->children) {
+            TsList remote = narrow(from_wire_ts(*tsi), cc.remote_ts);
+            TsList local = narrow(from_wire_ts(*tsr), cc.local_ts);
+            if (remote.empty() || local.empty()) continue;
+            auto chosen = choose_child(*sap, cc.esp_proposals, false);
+            if (!chosen) {
+                child_error = NotifyType::NO_PROPOSAL_CHOSEN;
+                continue;
+            }
+            crypto::CipherSuite esp{chosen->encr.id, chosen->encr.key_bits, chosen->integ,
+                                    sa.st.suite.prf, DhId::NONE};
+            auto km =
+                crypto::derive_child_keys(esp, sa.st.suite.prf, sa.st.keys.sk_d, {}, sa.ni, sa.nr);
+            if (!km) continue;
+            ChildSaState ch;
+            ch.config_name = cc.name;
+            ch.spi_in = spis_->child_spi();
+            ch.unique_id = ch.spi_in;
+            ch.spi_out = chosen->peer_spi;
+            // Transport mode only when both ask for it (§1.3.1).
+            ch.mode = transport && cc.mode == IpsecMode::TRANSPORT ? IpsecMode::TRANSPORT
+                                                                   : IpsecMode::TUNNEL;
+            ch.encr = chosen->encr;
+            ch.integ = chosen->integ;
+            ch.esn = chosen->esn;
+            ch.keys = ChildSaKeys{km->encr_i, km->integ_i, km->encr_r, km->integ_r};
+            ch.ts_local = local;
+            ch.ts_remote = remote;
+            ch.established = now;
+            ch.rekey_at = jittered(now, cc.lifetimes, rng_);
+            ch.expire_at = now + cc.lifetimes.life;
+            wire::Proposal ans = chosen->proposal;
+            ans.spi = be32(ch.spi_in);
+            r.push_back(make_payload(PayloadType::SA, wire::SaPayload{{ans}}));
+            r.push_back(make_payload(PayloadType::TSi, to_wire_ts(remote)));
+            r.push_back(make_payload(PayloadType::TSr, to_wire_ts(local)));
+            if (ch.mode == IpsecMode::TRANSPORT)
+                r.push_back(wire::notify(NotifyType::USE_TRANSPORT_MODE));
+            sa.st.children.push_back(std::move(ch));
+            child_error.reset();
+            break;
+        }
+        if (child_error) r.push_back(wire::notify(*child_error));
+    }
+    announce_ha(cfg_, r);
+    sa.st.msgids.next_request_in = 2;
+    send_response(now, sa, 1, seal_message(sa, ExchangeType::IKE_AUTH, true, 1, r, rng_));
+    established(now, sa);
+}
+
+// ---- common ------------------------------------------------------------------------
+
+void Engine::leave_half_open(Sa& sa) {
+    if (sa.st.initiator || !sa.half_open()) return;
+    --half_open_responder_;
+    auto it = half_open_per_peer_.find(sa.counted_addr);
+    if (it != half_open_per_peer_.end() && --it->second == 0) half_open_per_peer_.erase(it);
+}
+
+void Engine::established(Time now, Sa& sa) {
+    leave_half_open(sa);
+    sa.phase = Sa::Phase::ESTABLISHED;
+    sa.half_open_deadline = Time::max();
+    half_open_by_spi_i_.erase(sa.st.spis.spi_i);
+    sa.st.established = now;
+    sa.st.rekey_at = jittered(now, sa.conn->ike_lifetimes, rng_);
+    sa.st.expire_at = now + sa.conn->ike_lifetimes.life;
+    sa.init_request.clear();
+    sa.init_response.clear();
+    ++stats_.established;
+    for (const ChildSaState& ch : sa.st.children) {
+        emit(InstallChildSa{sa.st.spis, ch, sa.st.local, sa.st.remote, sa.st.encap});
+    }
+    emit(Event{IkeSaEstablished{sa.st}});
+}
+
+void Engine::remove(Sa& sa, DeleteReason reason, bool announce) {
+    bool was_established = sa.phase == Sa::Phase::ESTABLISHED;
+    leave_half_open(sa);
+    for (const ChildSaState& ch : sa.st.children)
+        emit(RemoveChildSa{sa.st.spis, ch.spi_in, ch.spi_out});
+    if (was_established || announce) emit(Event{IkeSaDeleted{sa.st.spis, reason}});
+    if (auto it = half_open_by_spi_i_.find(sa.st.spis.spi_i);
+        it != half_open_by_spi_i_.end() && it->second == sa.our_spi) {
+        half_open_by_spi_i_.erase(it);
+    }
+    sas_.erase(sa.our_spi);
+}
+
+void Engine::receive(Time now, const Endpoint& local, const Endpoint& remote, BytesView dgram) {
+    ++stats_.datagrams_in;
+    if (local.port == kNattPort) {
+        auto c = wire::classify_udp_encap(dgram);
+        if (!c || c->kind != wire::UdpEncapKind::IKE) return;  // keepalive or ESP: not ours
+        dgram = c->payload;
+    }
+    if (dgram.size() > cfg_.max_message_size) return drop();
+    auto h = wire::decode_header(dgram);
+    if (!h || h->major_version != 2) return drop();
+    if (h->exchange_type() == ExchangeType::IKE_SA_INIT && !h->is_response()) {
+        return on_init_request(now, local, remote, dgram);
+    }
+    // The SPI we chose is the responder SPI when the sender is the original
+    // initiator (I flag set), the initiator SPI otherwise (§3.1).
+    std::uint64_t ours = h->from_initiator() ? h->spi_r : h->spi_i;
+    auto it = sas_.find(ours);
+    if (it == sas_.end()) return drop();
+    Sa& sa = *it->second;
+    if (h->from_initiator() == sa.st.initiator) return drop();  // our own role reflected back
+    if (h->is_response()) {
+        if (!sa.rt.active() || h->message_id != sa.rt.message_id()) return drop();
+        if (sa.phase == Sa::Phase::INIT_SENT && h->exchange_type() == ExchangeType::IKE_SA_INIT) {
+            return on_init_response(now, sa, dgram);
+        }
+        if (sa.st.spis.spi_r != h->spi_r) return drop();
+        if (sa.phase == Sa::Phase::AUTH_SENT && h->exchange_type() == ExchangeType::IKE_AUTH) {
+            return on_auth_response(now, sa, dgram);
+        }
+        return drop();
+    }
+    // A request from the peer: §2.3 window of 1.
+    if (sa.st.spis.spi_i != h->spi_i) return drop();
+    std::uint32_t expected = sa.st.msgids.next_request_in;
+    if (h->message_id + 1 == expected && !sa.st.msgids.last_response.empty() &&
+        sa.st.msgids.last_response_id == h->message_id) {
+        for (const Bytes& d : sa.st.msgids.last_response)
+            send(sa, d);
+        ++stats_.responses_resent;
+        return;
+    }
+    if (h->message_id != expected) return drop();
+    if (sa.phase == Sa::Phase::INIT_DONE && h->exchange_type() == ExchangeType::IKE_AUTH) {
+        // The initiator may have moved to port 4500 after NAT detection.
+        sa.st.local = local;
+        sa.st.remote = remote;
+        sa.st.encap = local.port == kNattPort;
+        return on_auth_request(now, sa, dgram);
+    }
+    drop();  // further exchanges: next step of the engine issue
+}
+
+}  // namespace ikecluster::ike

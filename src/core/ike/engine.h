@@ -1,0 +1,143 @@
+// The IKEv2 engine: every IKE SA of one gateway, with no I/O of its own.
+//
+// Inputs: datagrams (as received on UDP 500/4500), timer expiries and
+// commands, each with `now`. Outputs, collected with take_outputs(): datagrams
+// to send, data-plane commands (install/remove a Child SA) and state events
+// (state.h) -- the cluster layer replicates from those events alone. The next
+// deadline is next_deadline(); call on_timer() when it passes.
+//
+// Implemented so far: IKE_SA_INIT (proposal choice, INVALID_KE_PAYLOAD and the
+// retry with the requested group, NAT detection and the move to port 4500)
+// and IKE_AUTH with PSK in both roles with the first Child SA (TS narrowing,
+// TS_UNACCEPTABLE, NO_PROPOSAL_CHOSEN, AUTHENTICATION_FAILED, RFC 6311
+// announcements recorded), message-ID windows with cached responses, and
+// retransmission with give-up.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string_view>
+#include <unordered_map>
+#include <variant>
+#include <vector>
+
+#include "base/net.h"
+#include "base/result.h"
+#include "base/time.h"
+#include "crypto/random.h"
+#include "ike/config.h"
+#include "ike/state.h"
+
+namespace ikecluster::ike {
+
+// A datagram for the shell to send from `local` to `remote`; on port 4500 it
+// already starts with the non-ESP marker (RFC 3948 §2.2).
+struct SendDatagram {
+    Endpoint local;
+    Endpoint remote;
+    Bytes data;
+};
+struct InstallChildSa {
+    IkeSpis ike;
+    ChildSaState child;
+    Endpoint local;
+    Endpoint remote;
+    bool encap = false;  // ESP-in-UDP (RFC 3948) rather than raw ESP
+};
+struct RemoveChildSa {
+    IkeSpis ike;
+    std::uint32_t spi_in = 0;
+    std::uint32_t spi_out = 0;
+};
+using Output = std::variant<SendDatagram, InstallChildSa, RemoveChildSa, Event>;
+
+// Where SPIs come from. The cluster replaces it so members allocate from
+// disjoint spaces (RFC 6027 §3.9); the default draws from the Random.
+class SpiAllocator {
+  public:
+    virtual ~SpiAllocator() = default;
+    virtual std::uint64_t ike_spi() = 0;    // never 0
+    virtual std::uint32_t child_spi() = 0;  // never < 256 (RFC 4303 §2.1)
+};
+
+struct IpHash {
+    std::size_t operator()(const IpAddress& a) const noexcept {
+        std::size_t h = 1469598103934665603ull;
+        for (std::uint8_t b : a.bytes())
+            h = (h ^ b) * 1099511628211ull;
+        return h;
+    }
+};
+
+struct EngineStats {
+    std::uint64_t datagrams_in = 0;
+    std::uint64_t dropped = 0;  // malformed, unknown SA, out of window, failed ICV
+    std::uint64_t retransmits_sent = 0;
+    std::uint64_t responses_resent = 0;
+    std::uint64_t established = 0;
+    std::uint64_t auth_failures = 0;
+};
+
+class Engine {
+  public:
+    Engine(EngineConfig cfg, crypto::Random& rng, SpiAllocator* spis = nullptr);
+    ~Engine();
+    Engine(const Engine&) = delete;
+    Engine& operator=(const Engine&) = delete;
+
+    // One received datagram. `local.port` tells whether it came in on the
+    // NAT-T port (then it must carry the non-ESP marker; ESP packets belong to
+    // the data plane and are ignored here).
+    void receive(Time now, const Endpoint& local, const Endpoint& remote, BytesView datagram);
+    void on_timer(Time now);
+    Time next_deadline() const;
+
+    // Starts an IKE SA (and its first Child SA) for a configured connection.
+    // Errors: unknown connection, no remote address, no child configured.
+    Result<IkeSpis> initiate(Time now, std::string_view connection);
+
+    std::vector<Output> take_outputs();
+
+    std::size_t ike_sa_count() const;
+    std::size_t half_open_count() const;
+    // The replicable state of an established IKE SA, or nullptr.
+    const IkeSaState* find(const IkeSpis& spis) const;
+    std::vector<IkeSpis> established() const;
+    const EngineStats& stats() const { return stats_; }
+    const EngineConfig& config() const { return cfg_; }
+
+    struct Sa;  // per-IKE-SA working state (engine.cpp)
+
+  private:
+    void emit(Output o) { out_.push_back(std::move(o)); }
+    void send(const Sa& sa, const Bytes& message);
+    void drop() { ++stats_.dropped; }
+
+    void on_init_request(Time now, const Endpoint& local, const Endpoint& remote, BytesView dgram);
+    void on_init_response(Time now, Sa& sa, BytesView dgram);
+    void on_auth_request(Time now, Sa& sa, BytesView dgram);
+    void on_auth_response(Time now, Sa& sa, BytesView dgram);
+    void start_init(Time now, Sa& sa);
+    void send_auth_request(Time now, Sa& sa);
+    void send_request(Time now, Sa& sa, Bytes message);
+    void send_response(Time now, Sa& sa, std::uint32_t message_id, Bytes message);
+    void established(Time now, Sa& sa);
+    void remove(Sa& sa, DeleteReason reason, bool announce);
+    void leave_half_open(Sa& sa);
+
+    EngineConfig cfg_;
+    crypto::Random& rng_;
+    std::unique_ptr<SpiAllocator> own_spis_;
+    SpiAllocator* spis_;
+    std::unordered_map<std::uint64_t, std::unique_ptr<Sa>> sas_;  // by our SPI
+    // Responder half-open SAs by the initiator's SPI, for retransmitted IKE_SA_INIT.
+    std::unordered_map<std::uint64_t, std::uint64_t> half_open_by_spi_i_;
+    // Responder half-open SAs, counted as they come and go so that admitting
+    // an IKE_SA_INIT costs O(1) however many SAs exist.
+    std::size_t half_open_responder_ = 0;
+    std::unordered_map<IpAddress, std::size_t, IpHash> half_open_per_peer_;
+    std::vector<Output> out_;
+    EngineStats stats_;
+};
+
+}  // namespace ikecluster::ike
