@@ -50,3 +50,15 @@ TEST(Time, Arithmetic) {
         1500);
     EXPECT_LT(t, Time::max());
 }
+
+#include "base/text.h"
+
+TEST(Text, SplitListTrimsAndKeepsOffsets) {
+    auto l = split_list("a, bb ,c", ',');
+    ASSERT_EQ(l.size(), 3u);
+    EXPECT_EQ(l[1].text, "bb");
+    EXPECT_EQ(l[1].offset, 3u);
+    EXPECT_EQ(l[2].offset, 7u);
+    EXPECT_EQ(split_list("", ',').size(), 1u);
+    EXPECT_EQ(split_list("x,", ',').back().text, "");
+}

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <array>
 
+#include "base/text.h"
+
 namespace ikecluster::ike {
 namespace {
 
@@ -183,19 +185,10 @@ Result<ProposalSpec> parse_proposal(std::string_view text, ProposalKind kind) {
 
 Result<std::vector<ProposalSpec>> parse_proposals(std::string_view text, ProposalKind kind) {
     std::vector<ProposalSpec> out;
-    std::size_t pos = 0;
-    while (pos <= text.size()) {
-        std::size_t end = text.find(',', pos);
-        if (end == std::string_view::npos) end = text.size();
-        std::string_view one = text.substr(pos, end - pos);
-        while (!one.empty() && one.front() == ' ')
-            one.remove_prefix(1);
-        while (!one.empty() && one.back() == ' ')
-            one.remove_suffix(1);
-        auto p = parse_proposal(one, kind);
-        if (!p) return Error{pos + p.error().offset, p.error().what};
+    for (const ListItem& item : split_list(text, ',')) {
+        auto p = parse_proposal(item.text, kind);
+        if (!p) return Error{item.offset + p.error().offset, p.error().what};
         out.push_back(std::move(*p));
-        pos = end + 1;
     }
     return out;
 }

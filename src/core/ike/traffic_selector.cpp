@@ -5,6 +5,8 @@
 #include <charconv>
 #include <cstring>
 
+#include "base/text.h"
+
 namespace ikecluster::ike {
 namespace {
 
@@ -162,19 +164,10 @@ TsList narrow(const TsList& proposed, const TsList& configured) {
 
 Result<TsList> parse_ts_list(std::string_view text) {
     TsList out;
-    std::size_t pos = 0;
-    while (pos <= text.size()) {
-        std::size_t end = text.find(',', pos);
-        if (end == std::string_view::npos) end = text.size();
-        std::string_view one = text.substr(pos, end - pos);
-        while (!one.empty() && one.front() == ' ')
-            one.remove_prefix(1);
-        while (!one.empty() && one.back() == ' ')
-            one.remove_suffix(1);
-        auto ts = TrafficSelector::parse(one);
-        if (!ts) return Error{pos, ts.error().what};
+    for (const ListItem& item : split_list(text, ',')) {
+        auto ts = TrafficSelector::parse(item.text);
+        if (!ts) return Error{item.offset, ts.error().what};
         out.push_back(*ts);
-        pos = end + 1;
     }
     return out;
 }
