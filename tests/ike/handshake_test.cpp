@@ -365,3 +365,23 @@ TEST(HandshakeBehaviour, HalfOpenStateIsBounded) {
     flood(kI, 3);
     EXPECT_EQ(p.resp->half_open_count(), 3u);
 }
+
+TEST(HandshakeBehaviour, ForgedAuthFromElsewhereDoesNotMoveTheSa) {
+    Pair p;
+    const Endpoint attacker{*IpAddress::parse("203.0.113.66"), 4500};
+    p.pass = [&](const SendDatagram& d, bool from_i, int n) {
+        if (from_i && n == 2) {
+            Bytes forged = d.data;
+            forged.back() ^= 1;  // fails the ICV
+            p.resp->receive(p.now, Endpoint{kR, 4500}, attacker, wire::with_non_esp_marker(forged));
+        }
+        return true;
+    };
+    p.start();
+    ASSERT_TRUE(p.init->initiate(p.now, "to-gw").ok());
+    p.run();
+    auto er = Pair::of<IkeSaEstablished>(p.out_r);
+    ASSERT_EQ(er.size(), 1u);
+    EXPECT_EQ(er[0].sa.remote, (Endpoint{kI, 500}));
+    EXPECT_FALSE(er[0].sa.encap);
+}

@@ -686,11 +686,17 @@ void Engine::on_init_request(Time now, const Endpoint& local, const Endpoint& re
     send(ref, ref.init_response);
 }
 
-void Engine::on_auth_request(Time now, Sa& sa, BytesView dgram) {
+void Engine::on_auth_request(Time now, Sa& sa, const Endpoint& local, const Endpoint& remote,
+                             BytesView dgram) {
     auto m = wire::decode_message(dgram);
     if (!m) return drop();
     auto inner = open_message(sa, dgram, *m);
     if (!inner) return drop();
+    // Only an authentic message may move the SA: the initiator switches to
+    // port 4500 after NAT detection (§2.23), and a NAT may have remapped it.
+    sa.st.local = local;
+    sa.st.remote = remote;
+    sa.st.encap = local.port == kNattPort;
     const auto& ps = *inner;
     const Payload* idi = nullptr;
     for (const Payload& p : ps) {
@@ -729,7 +735,6 @@ void Engine::on_auth_request(Time now, Sa& sa, BytesView dgram) {
     sa.st.config_name = conn->name;
     sa.st.remote_id = peer;
     sa.st.local_id = conn->local_id;
-    sa.st.local = sa.st.local;
     record_capabilities(sa.st.peer, ps);
 
     std::vector<Payload> r;
@@ -749,9 +754,9 @@ void Engine::on_auth_request(Time now, Sa& sa, BytesView dgram) {
     if (sap && tsi && tsr) {
         std::optional<NotifyType> child_error = NotifyType::TS_UNACCEPTABLE;
         for (const ChildConfig& cc : conn->children) {
-            TsList remote = narrow(from_wire_ts(*tsi), cc.remote_ts);
-            TsList local = narrow(from_wire_ts(*tsr), cc.local_ts);
-            if (remote.empty() || local.empty()) continue;
+            TsList ts_remote = narrow(from_wire_ts(*tsi), cc.remote_ts);
+            TsList ts_local = narrow(from_wire_ts(*tsr), cc.local_ts);
+            if (ts_remote.empty() || ts_local.empty()) continue;
             auto chosen = choose_child(*sap, cc.esp_proposals, false);
             if (!chosen) {
                 child_error = NotifyType::NO_PROPOSAL_CHOSEN;
@@ -774,16 +779,16 @@ void Engine::on_auth_request(Time now, Sa& sa, BytesView dgram) {
             ch.integ = chosen->integ;
             ch.esn = chosen->esn;
             ch.keys = ChildSaKeys{km->encr_i, km->integ_i, km->encr_r, km->integ_r};
-            ch.ts_local = local;
-            ch.ts_remote = remote;
+            ch.ts_local = ts_local;
+            ch.ts_remote = ts_remote;
             ch.established = now;
             ch.rekey_at = jittered(now, cc.lifetimes, rng_);
             ch.expire_at = now + cc.lifetimes.life;
             wire::Proposal ans = chosen->proposal;
             ans.spi = be32(ch.spi_in);
             r.push_back(make_payload(PayloadType::SA, wire::SaPayload{{ans}}));
-            r.push_back(make_payload(PayloadType::TSi, to_wire_ts(remote)));
-            r.push_back(make_payload(PayloadType::TSr, to_wire_ts(local)));
+            r.push_back(make_payload(PayloadType::TSi, to_wire_ts(ts_remote)));
+            r.push_back(make_payload(PayloadType::TSr, to_wire_ts(ts_local)));
             if (ch.mode == IpsecMode::TRANSPORT)
                 r.push_back(wire::notify(NotifyType::USE_TRANSPORT_MODE));
             sa.st.children.push_back(std::move(ch));
@@ -880,11 +885,7 @@ void Engine::receive(Time now, const Endpoint& local, const Endpoint& remote, By
     }
     if (h->message_id != expected) return drop();
     if (sa.phase == Sa::Phase::INIT_DONE && h->exchange_type() == ExchangeType::IKE_AUTH) {
-        // The initiator may have moved to port 4500 after NAT detection.
-        sa.st.local = local;
-        sa.st.remote = remote;
-        sa.st.encap = local.port == kNattPort;
-        return on_auth_request(now, sa, dgram);
+        return on_auth_request(now, sa, local, remote, dgram);
     }
     drop();  // further exchanges: next step of the engine issue
 }

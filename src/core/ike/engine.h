@@ -115,7 +115,8 @@ class Engine {
 
     void on_init_request(Time now, const Endpoint& local, const Endpoint& remote, BytesView dgram);
     void on_init_response(Time now, Sa& sa, BytesView dgram);
-    void on_auth_request(Time now, Sa& sa, BytesView dgram);
+    void on_auth_request(Time now, Sa& sa, const Endpoint& local, const Endpoint& remote,
+                         BytesView dgram);
     void on_auth_response(Time now, Sa& sa, BytesView dgram);
     void start_init(Time now, Sa& sa);
     void send_auth_request(Time now, Sa& sa);
