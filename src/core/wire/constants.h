@@ -2,7 +2,9 @@
 // registry; HA, redirect and resumption notifies from RFC 6311, 5685, 5723).
 #pragma once
 
+#include <array>
 #include <cstdint>
+#include <span>
 
 namespace ikecluster::wire {
 
@@ -28,10 +30,47 @@ enum class PayloadType : std::uint8_t {
     SKF = 53,
 };
 
+// True for the payload types this codec decodes into a typed body (RFC 7296
+// §3.2 33..48, RFC 7383 SKF 53); every other type is kept raw.
+constexpr bool is_known_payload(std::uint8_t t) {
+    return (t >= 33 && t <= 48) || t == 53;
+}
+
+// The C bit of the generic payload header (§3.2).
+inline constexpr std::uint8_t kCriticalBit = 0x80;
+
 // IKE header flags (RFC 7296 §3.1).
 inline constexpr std::uint8_t kFlagInitiator = 0x08;
 inline constexpr std::uint8_t kFlagVersion = 0x10;
 inline constexpr std::uint8_t kFlagResponse = 0x20;
+
+// ID Type of the IDi/IDr payloads (§3.5). The address types have fixed
+// lengths (4 and 16 octets), which the decoder checks.
+enum class IdType : std::uint8_t {
+    IPV4_ADDR = 1,
+    FQDN = 2,
+    RFC822_ADDR = 3,
+    IPV6_ADDR = 5,
+    DER_ASN1_DN = 9,
+    DER_ASN1_GN = 10,
+    KEY_ID = 11,
+};
+
+// Auth Method of the AUTH payload (§3.8, RFC 7427 for 14).
+enum class AuthMethod : std::uint8_t {
+    RSA_SIG = 1,
+    SHARED_KEY_MIC = 2,
+    DSS_SIG = 3,
+    DIGITAL_SIGNATURE = 14,
+};
+
+// CFG Type of the CP payload (§3.15).
+enum class CfgType : std::uint8_t {
+    CFG_REQUEST = 1,
+    CFG_REPLY = 2,
+    CFG_SET = 3,
+    CFG_ACK = 4,
+};
 
 // Notify Message Types. Values < 16384 are errors, >= 16384 status.
 enum class NotifyType : std::uint16_t {
@@ -98,7 +137,11 @@ inline bool is_error_notify(std::uint16_t type) {
     return type < 16384;
 }
 
-const char* payload_name(std::uint8_t type);  // "SA", "Notify", ... or "payload 99"
-const char* notify_name(std::uint16_t type);  // "COOKIE", ... or nullptr if unknown
+// "SA", "Notify", ... ("unknown" for types this codec does not implement).
+const char* payload_name(std::uint8_t type);
+// "COOKIE", ... or nullptr for a value not in NotifyType.
+const char* notify_name(std::uint16_t type);
+// Every NotifyType value, ascending.
+std::span<const NotifyType> all_notify_types();
 
 }  // namespace ikecluster::wire

@@ -1,19 +1,42 @@
 #include "wire/notify.h"
 
+#include <string>
+
 #include "base/buffer.h"
+#include "wire/codec_internal.h"
 
 namespace ikecluster::wire {
+
+using detail::num;
+
 namespace {
 
+std::string label(std::uint16_t type) {
+    const char* name = notify_name(type);
+    return name ? std::string(name) : "notify type " + num(type);
+}
+
 Error bad(const NotifyPayload& n, const std::string& what) {
-    const char* name = notify_name(n.type);
-    return Error{0, std::string(name ? name : "notify " + std::to_string(n.type)) + ": " + what};
+    return make_error(0, label(n.type) + ": " + what);
+}
+
+// Fails unless `n` is of one of the expected types.
+std::optional<Error> expect_type(const NotifyPayload& n, NotifyType a, NotifyType b) {
+    if (n.type == std::uint16_t(a) || n.type == std::uint16_t(b)) return std::nullopt;
+    return make_error(0, "expected a " + label(std::uint16_t(a)) + " notify, got " + label(n.type));
+}
+std::optional<Error> expect_type(const NotifyPayload& n, NotifyType a) {
+    return expect_type(n, a, a);
 }
 
 Bytes be32(std::uint32_t v) {
     Bytes b(4);
     store_be32(b.data(), v);
     return b;
+}
+
+bool is_child_protocol(ProtocolId p) {
+    return p == ProtocolId::AH || p == ProtocolId::ESP;
 }
 
 }  // namespace
@@ -23,6 +46,8 @@ Payload notify(NotifyType type, Bytes data, ProtocolId protocol, Bytes spi) {
                                                            std::move(spi), std::move(data)});
 }
 
+// ---- INVALID_KE_PAYLOAD -------------------------------------------------------
+
 Payload notify_invalid_ke(std::uint16_t dh_group) {
     Bytes d(2);
     store_be16(d.data(), dh_group);
@@ -30,62 +55,121 @@ Payload notify_invalid_ke(std::uint16_t dh_group) {
 }
 
 Result<std::uint16_t> parse_invalid_ke(const NotifyPayload& n) {
-    if (n.data.size() != 2)
-        return bad(n, "data must be 2 octets, got " + std::to_string(n.data.size()));
+    if (auto e = expect_type(n, NotifyType::INVALID_KE_PAYLOAD)) return *e;
+    if (n.data.size() != 2) return bad(n, "data must be 2 octets, got " + num(n.data.size()));
     return load_be16(n.data.data());
 }
 
+// ---- NAT_DETECTION_* ------------------------------------------------------------
+
+Result<Payload> notify_nat_detection(NotifyType which, BytesView sha1_hash) {
+    if (which != NotifyType::NAT_DETECTION_SOURCE_IP &&
+        which != NotifyType::NAT_DETECTION_DESTINATION_IP) {
+        return make_error(0, label(std::uint16_t(which)) + " is not a NAT detection notify");
+    }
+    if (sha1_hash.size() != kNatDetectionHashSize) {
+        return make_error(0, label(std::uint16_t(which)) + ": SHA-1 hash must be 20 octets, got " +
+                                 num(sha1_hash.size()));
+    }
+    return notify(which, to_bytes(sha1_hash));
+}
+
 Result<BytesView> parse_nat_detection(const NotifyPayload& n) {
-    if (n.data.size() != 20)
-        return bad(n, "SHA-1 hash must be 20 octets, got " + std::to_string(n.data.size()));
+    if (auto e = expect_type(n, NotifyType::NAT_DETECTION_SOURCE_IP,
+                             NotifyType::NAT_DETECTION_DESTINATION_IP))
+        return *e;
+    if (n.data.size() != kNatDetectionHashSize)
+        return bad(n, "SHA-1 hash must be 20 octets, got " + num(n.data.size()));
     return BytesView(n.data);
+}
+
+// ---- COOKIE ---------------------------------------------------------------------
+
+Result<Payload> notify_cookie(BytesView cookie) {
+    if (cookie.empty() || cookie.size() > kMaxCookieSize)
+        return make_error(0, "COOKIE: must be 1..64 octets, got " + num(cookie.size()));
+    return notify(NotifyType::COOKIE, to_bytes(cookie));
 }
 
 Result<BytesView> parse_cookie(const NotifyPayload& n) {
-    if (n.data.empty() || n.data.size() > 64)
-        return bad(n, "must be 1..64 octets, got " + std::to_string(n.data.size()));
+    if (auto e = expect_type(n, NotifyType::COOKIE)) return *e;
+    if (n.data.empty() || n.data.size() > kMaxCookieSize)
+        return bad(n, "must be 1..64 octets, got " + num(n.data.size()));
     return BytesView(n.data);
 }
 
-Payload notify_rekey_sa(ProtocolId protocol, std::uint32_t spi) {
-    return notify(NotifyType::REKEY_SA, {}, protocol, be32(spi));
-}
+// ---- SPI-carrying notifies ------------------------------------------------------
 
 Payload notify_with_spi(NotifyType type, ProtocolId protocol, std::uint32_t spi) {
     return notify(type, {}, protocol, be32(spi));
 }
 
+Payload notify_rekey_sa(ProtocolId protocol, std::uint32_t spi) {
+    return notify_with_spi(NotifyType::REKEY_SA, protocol, spi);
+}
+
+Payload notify_child_sa_not_found(ProtocolId protocol, std::uint32_t spi) {
+    return notify_with_spi(NotifyType::CHILD_SA_NOT_FOUND, protocol, spi);
+}
+
 Result<std::uint32_t> parse_child_spi(const NotifyPayload& n) {
-    if (n.spi.size() != 4)
-        return bad(n, "SPI must be 4 octets, got " + std::to_string(n.spi.size()));
+    if (n.spi.size() != 4) return bad(n, "SPI must be 4 octets, got " + num(n.spi.size()));
     return load_be32(n.spi.data());
 }
+
+Result<ChildSpi> parse_child_sa_ref(const NotifyPayload& n) {
+    auto spi = parse_child_spi(n);
+    if (!spi) return spi.error();
+    if (!is_child_protocol(n.protocol))
+        return bad(n, "protocol " + num(std::uint8_t(n.protocol)) + " is not AH (2) or ESP (3)");
+    return ChildSpi{n.protocol, *spi};
+}
+
+Payload notify_invalid_spi(std::uint32_t spi) {
+    return notify(NotifyType::INVALID_SPI, be32(spi));
+}
+
+Result<std::uint32_t> parse_invalid_spi(const NotifyPayload& n) {
+    if (auto e = expect_type(n, NotifyType::INVALID_SPI)) return *e;
+    if (n.data.size() == 4) return load_be32(n.data.data());
+    if (n.data.empty() && n.spi.size() == 4) return load_be32(n.spi.data());
+    return bad(n, "needs a 4-octet SPI in the data, got " + num(n.data.size()) + " octets");
+}
+
+// ---- UNSUPPORTED_CRITICAL_PAYLOAD ------------------------------------------------
 
 Payload notify_unsupported_critical(std::uint8_t payload_type) {
     return notify(NotifyType::UNSUPPORTED_CRITICAL_PAYLOAD, Bytes{payload_type});
 }
 
 Result<std::uint8_t> parse_unsupported_critical(const NotifyPayload& n) {
-    if (n.data.size() != 1)
-        return bad(n, "data must be 1 octet, got " + std::to_string(n.data.size()));
+    if (auto e = expect_type(n, NotifyType::UNSUPPORTED_CRITICAL_PAYLOAD)) return *e;
+    if (n.data.size() != 1) return bad(n, "data must be 1 octet, got " + num(n.data.size()));
     return n.data[0];
 }
+
+// ---- SIGNATURE_HASH_ALGORITHMS ----------------------------------------------------
 
 Payload notify_signature_hashes(const std::vector<std::uint16_t>& ids) {
     Bytes d;
     Writer w(d);
-    for (auto id : ids)
+    for (std::uint16_t id : ids)
         w.u16(id);
     return notify(NotifyType::SIGNATURE_HASH_ALGORITHMS, std::move(d));
 }
 
 Result<std::vector<std::uint16_t>> parse_signature_hashes(const NotifyPayload& n) {
-    if (n.data.size() % 2) return bad(n, "odd data length " + std::to_string(n.data.size()));
+    if (auto e = expect_type(n, NotifyType::SIGNATURE_HASH_ALGORITHMS)) return *e;
+    if (n.data.size() % 2 != 0)
+        return bad(n, "data length " + num(n.data.size()) + " is not a multiple of 2");
     std::vector<std::uint16_t> out;
+    out.reserve(n.data.size() / 2);
     for (std::size_t i = 0; i < n.data.size(); i += 2)
         out.push_back(load_be16(n.data.data() + i));
     return out;
 }
+
+// ---- RFC 6311 -------------------------------------------------------------------
 
 Payload notify_message_id_sync(const MessageIdSync& s) {
     Bytes d;
@@ -97,29 +181,69 @@ Payload notify_message_id_sync(const MessageIdSync& s) {
 }
 
 Result<MessageIdSync> parse_message_id_sync(const NotifyPayload& n) {
-    if (n.data.size() != 12)
-        return bad(n, "data must be 12 octets, got " + std::to_string(n.data.size()));
+    if (auto e = expect_type(n, NotifyType::IKEV2_MESSAGE_ID_SYNC)) return *e;
+    if (n.data.size() != 12) return bad(n, "data must be 12 octets, got " + num(n.data.size()));
     return MessageIdSync{load_be32(n.data.data()), load_be32(n.data.data() + 4),
                          load_be32(n.data.data() + 8)};
 }
 
-Payload notify_replay_counter_sync(std::uint64_t delta, std::size_t width) {
-    Bytes d(width == 4 ? 4 : 8);
-    if (width == 4) {
-        store_be32(d.data(), std::uint32_t(delta));
-    } else {
-        store_be64(d.data(), delta);
+Result<Payload> notify_replay_counter_sync(const ReplayCounterSync& s) {
+    if (s.esn) {
+        Bytes d(8);
+        store_be64(d.data(), s.delta);
+        return notify(NotifyType::IPSEC_REPLAY_COUNTER_SYNC, std::move(d));
     }
-    return notify(NotifyType::IPSEC_REPLAY_COUNTER_SYNC, std::move(d));
+    if (s.delta > 0xffffffffu) {
+        return make_error(0, "IPSEC_REPLAY_COUNTER_SYNC: delta " + num(s.delta) +
+                                 " does not fit 32-bit sequence numbers");
+    }
+    return notify(NotifyType::IPSEC_REPLAY_COUNTER_SYNC, be32(std::uint32_t(s.delta)));
 }
 
-Result<std::uint64_t> parse_replay_counter_sync(const NotifyPayload& n) {
-    if (n.data.size() == 4) return std::uint64_t(load_be32(n.data.data()));
-    if (n.data.size() == 8) return load_be64(n.data.data());
-    return bad(n, "delta must be 4 or 8 octets, got " + std::to_string(n.data.size()));
+Result<ReplayCounterSync> parse_replay_counter_sync(const NotifyPayload& n) {
+    if (auto e = expect_type(n, NotifyType::IPSEC_REPLAY_COUNTER_SYNC)) return *e;
+    if (n.data.size() == 4) return ReplayCounterSync{load_be32(n.data.data()), false};
+    if (n.data.size() == 8) return ReplayCounterSync{load_be64(n.data.data()), true};
+    return bad(n, "delta must be 4 (32-bit SN) or 8 (ESN) octets, got " + num(n.data.size()));
 }
 
-Payload notify_redirect(NotifyType type, const Redirect& r) {
+// ---- RFC 5685 -------------------------------------------------------------------
+
+namespace {
+
+// Checks a gateway identity and nonce; `what` prefixes the message.
+std::optional<std::string> check_redirect(NotifyType type, const Redirect& r) {
+    switch (GatewayIdType(r.gw_type)) {
+        case GatewayIdType::IPV4:
+            if (r.gw_identity.size() != 4)
+                return "IPv4 gateway identity must be 4 octets, got " + num(r.gw_identity.size());
+            break;
+        case GatewayIdType::IPV6:
+            if (r.gw_identity.size() != 16)
+                return "IPv6 gateway identity must be 16 octets, got " + num(r.gw_identity.size());
+            break;
+        case GatewayIdType::FQDN:
+            if (r.gw_identity.empty() || r.gw_identity.size() > 255)
+                return "FQDN gateway identity must be 1..255 octets, got " +
+                       num(r.gw_identity.size());
+            break;
+        default:
+            return "unknown gateway identity type " + num(r.gw_type);
+    }
+    if (type == NotifyType::REDIRECTED_FROM && !r.nonce.empty())
+        return num(r.nonce.size()) + " octets after the gateway identity (no nonce allowed)";
+    if (!r.nonce.empty() && (r.nonce.size() < kMinNonceSize || r.nonce.size() > kMaxNonceSize))
+        return "nonce length " + num(r.nonce.size()) + " outside 16..256";
+    return std::nullopt;
+}
+
+}  // namespace
+
+Result<Payload> notify_redirect(NotifyType type, const Redirect& r) {
+    if (type != NotifyType::REDIRECT && type != NotifyType::REDIRECTED_FROM)
+        return make_error(0, label(std::uint16_t(type)) + " is not REDIRECT or REDIRECTED_FROM");
+    if (auto why = check_redirect(type, r))
+        return make_error(0, label(std::uint16_t(type)) + ": " + *why);
     Bytes d;
     Writer w(d);
     w.u8(r.gw_type);
@@ -130,22 +254,24 @@ Payload notify_redirect(NotifyType type, const Redirect& r) {
 }
 
 Result<Redirect> parse_redirect(const NotifyPayload& n) {
+    if (auto e = expect_type(n, NotifyType::REDIRECT, NotifyType::REDIRECTED_FROM)) return *e;
     Reader rd(n.data);
     Redirect r;
-    std::uint8_t len;
-    if (!rd.u8(r.gw_type) || !rd.u8(len)) return bad(n, "shorter than 2 octets");
+    std::uint8_t len = 0;
+    if (!rd.u8(r.gw_type) || !rd.u8(len))
+        return bad(n, "data of " + num(n.data.size()) + " octets, need at least 2");
     BytesView id;
-    if (!rd.bytes(len, id))
-        return bad(n, "identity length " + std::to_string(len) + " exceeds the data");
-    if (r.gw_type == 1 && len != 4) return bad(n, "IPv4 gateway identity must be 4 octets");
-    if (r.gw_type == 2 && len != 16) return bad(n, "IPv6 gateway identity must be 16 octets");
-    if (r.gw_type < 1 || r.gw_type > 3)
-        return bad(n, "unknown gateway identity type " + std::to_string(r.gw_type));
-    if (r.gw_type == 3 && len == 0) return bad(n, "empty FQDN");
+    if (!rd.bytes(len, id)) {
+        return bad(n, "gateway identity length " + num(len) + " exceeds the " +
+                          num(n.data.size() - 2) + " octets that follow");
+    }
     r.gw_identity = to_bytes(id);
     r.nonce = to_bytes(rd.rest());
+    if (auto why = check_redirect(n.notify_type(), r)) return bad(n, *why);
     return r;
 }
+
+// ---- RFC 5723 -------------------------------------------------------------------
 
 Payload notify_ticket_lt_opaque(const TicketLifetime& t) {
     Bytes d = be32(t.lifetime);
@@ -154,63 +280,22 @@ Payload notify_ticket_lt_opaque(const TicketLifetime& t) {
 }
 
 Result<TicketLifetime> parse_ticket_lt_opaque(const NotifyPayload& n) {
-    if (n.data.size() < 5) return bad(n, "needs a 4-octet lifetime and a ticket");
+    if (auto e = expect_type(n, NotifyType::TICKET_LT_OPAQUE)) return *e;
+    if (n.data.size() < 5) {
+        return bad(n,
+                   "needs a 4-octet lifetime and a ticket, got " + num(n.data.size()) + " octets");
+    }
     return TicketLifetime{load_be32(n.data.data()), Bytes(n.data.begin() + 4, n.data.end())};
 }
 
-const char* notify_name(std::uint16_t type) {
-    struct Name {
-        NotifyType type;
-        const char* name;
-    };
-    static constexpr Name kNames[] = {
-        {NotifyType::UNSUPPORTED_CRITICAL_PAYLOAD, "UNSUPPORTED_CRITICAL_PAYLOAD"},
-        {NotifyType::INVALID_IKE_SPI, "INVALID_IKE_SPI"},
-        {NotifyType::INVALID_MAJOR_VERSION, "INVALID_MAJOR_VERSION"},
-        {NotifyType::INVALID_SYNTAX, "INVALID_SYNTAX"},
-        {NotifyType::INVALID_SPI, "INVALID_SPI"},
-        {NotifyType::NO_PROPOSAL_CHOSEN, "NO_PROPOSAL_CHOSEN"},
-        {NotifyType::INVALID_KE_PAYLOAD, "INVALID_KE_PAYLOAD"},
-        {NotifyType::AUTHENTICATION_FAILED, "AUTHENTICATION_FAILED"},
-        {NotifyType::NO_ADDITIONAL_SAS, "NO_ADDITIONAL_SAS"},
-        {NotifyType::INTERNAL_ADDRESS_FAILURE, "INTERNAL_ADDRESS_FAILURE"},
-        {NotifyType::FAILED_CP_REQUIRED, "FAILED_CP_REQUIRED"},
-        {NotifyType::TS_UNACCEPTABLE, "TS_UNACCEPTABLE"},
-        {NotifyType::INVALID_SELECTORS, "INVALID_SELECTORS"},
-        {NotifyType::CHILD_SA_NOT_FOUND, "CHILD_SA_NOT_FOUND"},
-        {NotifyType::INITIAL_CONTACT, "INITIAL_CONTACT"},
-        {NotifyType::SET_WINDOW_SIZE, "SET_WINDOW_SIZE"},
-        {NotifyType::ADDITIONAL_TS_POSSIBLE, "ADDITIONAL_TS_POSSIBLE"},
-        {NotifyType::IPCOMP_SUPPORTED, "IPCOMP_SUPPORTED"},
-        {NotifyType::NAT_DETECTION_SOURCE_IP, "NAT_DETECTION_SOURCE_IP"},
-        {NotifyType::NAT_DETECTION_DESTINATION_IP, "NAT_DETECTION_DESTINATION_IP"},
-        {NotifyType::USE_TRANSPORT_MODE, "USE_TRANSPORT_MODE"},
-        {NotifyType::HTTP_CERT_LOOKUP_SUPPORTED, "HTTP_CERT_LOOKUP_SUPPORTED"},
-        {NotifyType::REKEY_SA, "REKEY_SA"},
-        {NotifyType::ESP_TFC_PADDING_NOT_SUPPORTED, "ESP_TFC_PADDING_NOT_SUPPORTED"},
-        {NotifyType::MOBIKE_SUPPORTED, "MOBIKE_SUPPORTED"},
-        {NotifyType::ADDITIONAL_IP4_ADDRESS, "ADDITIONAL_IP4_ADDRESS"},
-        {NotifyType::NO_ADDITIONAL_ADDRESSES, "NO_ADDITIONAL_ADDRESSES"},
-        {NotifyType::UPDATE_SA_ADDRESSES, "UPDATE_SA_ADDRESSES"},
-        {NotifyType::COOKIE2, "COOKIE2"},
-        {NotifyType::AUTH_LIFETIME, "AUTH_LIFETIME"},
-        {NotifyType::MULTIPLE_AUTH_SUPPORTED, "MULTIPLE_AUTH_SUPPORTED"},
-        {NotifyType::REDIRECT_SUPPORTED, "REDIRECT_SUPPORTED"},
-        {NotifyType::REDIRECT, "REDIRECT"},
-        {NotifyType::REDIRECTED_FROM, "REDIRECTED_FROM"},
-        {NotifyType::TICKET_REQUEST, "TICKET_REQUEST"},
-        {NotifyType::TICKET_ACK, "TICKET_ACK"},
-        {NotifyType::TICKET_NACK, "TICKET_NACK"},
-        {NotifyType::EAP_ONLY_AUTHENTICATION, "EAP_ONLY_AUTHENTICATION"},
-        {NotifyType::CHILDLESS_IKEV2_SUPPORTED, "CHILDLESS_IKEV2_SUPPORTED"},
-        {NotifyType::IPSEC_REPLAY_COUNTER_SYNC_SUPPORTED, "IPSEC_REPLAY_COUNTER_SYNC_SUPPORTED"},
-        {NotifyType::IKEV2_MESSAGE_ID_SYNC, "IKEV2_MESSAGE_ID_SYNC"},
-        {NotifyType::SECURE_PASSWORD_METHODS, "SECURE_PASSWORD_METHODS"},
-    };
-    for (const Name& n : kNames) {
-        if (std::uint16_t(n.type) == type) return n.name;
-    }
-    return nullptr;
+Payload notify_ticket_opaque(Bytes ticket) {
+    return notify(NotifyType::TICKET_OPAQUE, std::move(ticket));
+}
+
+Result<BytesView> parse_ticket_opaque(const NotifyPayload& n) {
+    if (auto e = expect_type(n, NotifyType::TICKET_OPAQUE)) return *e;
+    if (n.data.empty()) return bad(n, "empty ticket");
+    return BytesView(n.data);
 }
 
 }  // namespace ikecluster::wire
