@@ -6,130 +6,14 @@
 
 #include "crypto/random.h"
 #include "ike/engine.h"
+#include "pair.h"
 #include "wire/esp.h"
 #include "wire/message.h"
 
 using namespace ikecluster;
 using namespace ikecluster::ike;
 using namespace std::chrono_literals;
-
-namespace {
-
-const IpAddress kI = *IpAddress::parse("198.51.100.2");
-const IpAddress kR = *IpAddress::parse("198.51.100.1");
-
-ConnectionConfig conn(const char* name, const IpAddress& local, const IpAddress& remote,
-                      const char* lid, const char* rid, const char* ike_props, const char* local_ts,
-                      const char* remote_ts, const char* psk = "a shared secret for tests") {
-    ConnectionConfig c;
-    c.name = name;
-    c.local_addrs = {local};
-    c.remote_addrs = {remote};
-    c.local_id = *Identity::parse(lid);
-    c.remote_id = *Identity::parse(rid);
-    c.psk = to_bytes(psk);
-    c.ike_proposals = *parse_proposals(ike_props, ProposalKind::IKE);
-    ChildConfig ch;
-    ch.name = "net";
-    ch.local_ts = *parse_ts_list(local_ts);
-    ch.remote_ts = *parse_ts_list(remote_ts);
-    ch.esp_proposals = *parse_proposals("aes256gcm16,aes128-sha256", ProposalKind::ESP);
-    c.children.push_back(ch);
-    return c;
-}
-
-struct Pair {
-    crypto::DeterministicRandom ri{1}, rr{2};
-    EngineConfig ci, cr;
-    std::unique_ptr<Engine> init, resp;
-    Time now = Time::from_ms(1000);
-    std::vector<Output> out_i, out_r;  // everything each engine emitted
-    std::vector<SendDatagram> wire_log;
-    // Return false to drop a datagram. `n` counts datagrams so far.
-    std::function<bool(const SendDatagram&, bool from_initiator, int n)> pass =
-        [](auto&, bool, int) { return true; };
-    int sent = 0;
-
-    Pair(const char* ike_i = "aes256gcm16-prfsha256-x25519",
-         const char* ike_r = "aes256gcm16-prfsha256-x25519") {
-        ci.connections.push_back(conn("to-gw", kI, kR, "client.example", "gw.example", ike_i,
-                                      "192.0.2.0/24", "203.0.113.0/24"));
-        cr.connections.push_back(conn("road", kR, kI, "gw.example", "client.example", ike_r,
-                                      "203.0.113.0/24", "192.0.2.0/24"));
-    }
-    void start() {
-        init = std::make_unique<Engine>(ci, ri);
-        resp = std::make_unique<Engine>(cr, rr);
-    }
-    // Moves datagrams until both sides are quiet.
-    void run() {
-        for (int guard = 0; guard < 100; ++guard) {
-            auto a = init->take_outputs();
-            auto b = resp->take_outputs();
-            if (a.empty() && b.empty()) return;
-            route(a, true);
-            route(b, false);
-        }
-        FAIL() << "engines did not go quiet";
-    }
-    void route(std::vector<Output>& outs, bool from_i) {
-        for (auto& o : outs) {
-            (from_i ? out_i : out_r).push_back(o);
-            auto* d = std::get_if<SendDatagram>(&o);
-            if (!d) continue;
-            wire_log.push_back(*d);
-            if (!pass(*d, from_i, sent++)) continue;
-            (from_i ? resp : init)->receive(now, d->remote, d->local, d->data);
-        }
-    }
-    // Advances virtual time to the next deadline of either engine.
-    void tick() {
-        Time next = std::min(init->next_deadline(), resp->next_deadline());
-        ASSERT_NE(next, Time::max()) << "no timer pending";
-        now = next;
-        init->on_timer(now);
-        resp->on_timer(now);
-    }
-    template <typename T>
-    static std::vector<T> of(const std::vector<Output>& outs) {
-        std::vector<T> r;
-        for (auto& o : outs) {
-            if constexpr (std::is_constructible_v<Event, T>) {
-                if (auto* e = std::get_if<Event>(&o)) {
-                    if (auto* t = std::get_if<T>(e)) r.push_back(*t);
-                }
-            } else {
-                if (auto* t = std::get_if<T>(&o)) r.push_back(*t);
-            }
-        }
-        return r;
-    }
-};
-
-void expect_mirrored(const IkeSaState& i, const IkeSaState& r) {
-    EXPECT_EQ(i.spis, r.spis);
-    EXPECT_TRUE(i.initiator);
-    EXPECT_FALSE(r.initiator);
-    EXPECT_EQ(i.keys, r.keys);
-    EXPECT_EQ(i.suite, r.suite);
-    EXPECT_EQ(i.local_id, r.remote_id);
-    EXPECT_EQ(i.remote_id, r.local_id);
-    ASSERT_EQ(i.children.size(), 1u);
-    ASSERT_EQ(r.children.size(), 1u);
-    const ChildSaState &ci = i.children[0], &cr = r.children[0];
-    EXPECT_EQ(ci.spi_in, cr.spi_out);
-    EXPECT_EQ(ci.spi_out, cr.spi_in);
-    EXPECT_EQ(ci.keys.encr_out, cr.keys.encr_in);
-    EXPECT_EQ(ci.keys.encr_in, cr.keys.encr_out);
-    EXPECT_EQ(ci.keys.integ_out, cr.keys.integ_in);
-    EXPECT_NE(ci.keys.encr_in, ci.keys.encr_out);
-    EXPECT_EQ(ci.ts_local, cr.ts_remote);
-    EXPECT_EQ(ci.ts_remote, cr.ts_local);
-    EXPECT_EQ(i.msgids.next_request_out, 2u);
-    EXPECT_EQ(r.msgids.next_request_in, 2u);
-}
-
-}  // namespace
+using namespace testpair;
 
 class Handshake : public ::testing::TestWithParam<std::pair<const char*, const char*>> {};
 

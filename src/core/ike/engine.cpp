@@ -1,16 +1,15 @@
+// The engine's plumbing: construction, the timer structure, sending with
+// retransmission and cached responses, removal of SAs, and dispatch of
+// received datagrams (§2.3 message-ID windows) to handshake.cpp and
+// exchanges.cpp.
 #include "ike/engine.h"
 
 #include <algorithm>
 
 #include "base/buffer.h"
-#include "crypto/dh.h"
 #include "crypto/keys.h"
-#include "crypto/sk_cipher.h"
-#include "ike/negotiate.h"
-#include "ike/retransmit.h"
+#include "ike/engine_internal.h"
 #include "wire/esp.h"
-#include "wire/message.h"
-#include "wire/notify.h"
 
 namespace ikecluster::ike {
 
@@ -20,9 +19,6 @@ using wire::Payload;
 using wire::PayloadType;
 
 namespace {
-
-constexpr std::uint16_t kNattPort = 4500;
-constexpr std::size_t kNonceSize = 32;
 
 class RandomSpis final : public SpiAllocator {
   public:
@@ -45,6 +41,10 @@ class RandomSpis final : public SpiAllocator {
   private:
     crypto::Random& r_;
 };
+
+}  // namespace
+
+// ---- helpers (engine_internal.h) -----------------------------------------------------
 
 crypto::CipherSuite ike_cipher_suite(const IkeSuite& s) {
     return crypto::CipherSuite{s.encr.id, s.encr.key_bits, s.integ, s.prf, s.dh};
@@ -74,14 +74,6 @@ TsList from_wire_ts(const wire::TsPayload& p) {
         out.push_back(TrafficSelector{e.ip_proto, e.start_port, e.end_port, *a, *b});
     }
     return out;
-}
-
-template <typename T>
-const T* find_body(const std::vector<Payload>& ps, PayloadType type) {
-    for (const Payload& p : ps) {
-        if (p.type == type) return p.as<T>();
-    }
-    return nullptr;
 }
 
 const wire::NotifyPayload* find_notify(const std::vector<Payload>& ps, NotifyType type) {
@@ -116,125 +108,30 @@ bool every_ts_within(const TsList& answered, const TsList& offered) {
     });
 }
 
-}  // namespace
-
-// Per-IKE-SA working state: the replicable part (st) plus what only the
-// handshake needs.
-struct Engine::Sa {
-    IkeSaState st;
-    enum class Phase { INIT_SENT, INIT_DONE, AUTH_SENT, ESTABLISHED } phase = Phase::INIT_SENT;
-    const ConnectionConfig* conn = nullptr;
-    std::uint64_t our_spi = 0;
-    // handshake
-    std::unique_ptr<crypto::KeyExchange> kx;
-    DhId group = DhId::NONE;
-    Bytes ni, nr;
-    Bytes init_request, init_response;  // RealMessage1/2 for AUTH (§2.15)
-    Bytes cookie;
-    int ke_retries = 0;
-    std::uint32_t child_spi_in = 0;
-    const ChildConfig* child_cfg = nullptr;
-    Time half_open_deadline = Time::max();
-    IpAddress counted_addr;  // responder: the address its half-open slot is counted under
-    // crypto
-    std::unique_ptr<crypto::SkCipher> out, in;
-    Retransmitter rt;
-
-    explicit Sa(const RetransmitConfig& rc) : rt(rc) {}
-    bool half_open() const { return phase != Phase::ESTABLISHED; }
-};
-
-Engine::Engine(EngineConfig cfg, crypto::Random& rng, SpiAllocator* spis)
-    : cfg_(std::move(cfg)),
-      rng_(rng),
-      own_spis_(spis ? nullptr : new RandomSpis(rng)),
-      spis_(spis ? spis : own_spis_.get()) {}
-
-Engine::~Engine() = default;
-
-std::vector<Output> Engine::take_outputs() {
-    return std::exchange(out_, {});
-}
-
-std::size_t Engine::ike_sa_count() const {
-    return sas_.size();
-}
-
-std::size_t Engine::half_open_count() const {
-    return std::size_t(
-        std::count_if(sas_.begin(), sas_.end(), [](auto& kv) { return kv.second->half_open(); }));
-}
-
-const IkeSaState* Engine::find(const IkeSpis& spis) const {
-    for (const std::uint64_t s : {spis.spi_i, spis.spi_r}) {
-        auto it = sas_.find(s);
-        if (it != sas_.end() && it->second->st.spis == spis && !it->second->half_open())
-            return &it->second->st;
+std::optional<std::uint8_t> unsupported_critical(const std::vector<Payload>& ps) {
+    for (const Payload& p : ps) {
+        if (p.critical && p.as<wire::UnknownPayload>()) return std::uint8_t(p.type);
     }
-    return nullptr;
+    return std::nullopt;
 }
 
-std::vector<IkeSpis> Engine::established() const {
-    std::vector<IkeSpis> out;
-    for (auto& [k, sa] : sas_) {
-        if (!sa->half_open()) out.push_back(sa->st.spis);
-    }
-    std::sort(out.begin(), out.end());
-    return out;
+Time jittered(Time now, const Lifetimes& lt, crypto::Random& rng) {
+    Duration j = lt.jitter.count() > 0
+                     ? Duration(Duration::rep(rng.u64() % std::uint64_t(lt.jitter.count())))
+                     : Duration(0);
+    return now + lt.rekey - j;
 }
 
-Time Engine::next_deadline() const {
-    Time t = Time::max();
-    for (auto& [k, sa] : sas_) {
-        t = std::min(t, sa->rt.deadline());
-        t = std::min(t, sa->half_open_deadline);
-    }
-    return t;
+Result<ChildSaKeys> child_keys(const IkeSaState& st, const EncrAlg& encr, IntegId integ,
+                               BytesView pfs_secret, BytesView ni, BytesView nr,
+                               bool we_initiated) {
+    crypto::CipherSuite esp{encr.id, encr.key_bits, integ, st.suite.prf, DhId::NONE};
+    auto km = crypto::derive_child_keys(esp, st.suite.prf, st.keys.sk_d, pfs_secret, ni, nr);
+    if (!km) return km.error();
+    // §2.17: the initiator's outbound keys are taken first.
+    if (we_initiated) return ChildSaKeys{km->encr_r, km->integ_r, km->encr_i, km->integ_i};
+    return ChildSaKeys{km->encr_i, km->integ_i, km->encr_r, km->integ_r};
 }
-
-void Engine::on_timer(Time now) {
-    std::vector<Sa*> dead;
-    for (auto& [k, sa] : sas_) {
-        if (sa->half_open() && now >= sa->half_open_deadline) {
-            dead.push_back(sa.get());
-            continue;
-        }
-        switch (sa->rt.on_timer(now)) {
-            case Retransmitter::Action::RESEND:
-                for (const Bytes& d : sa->rt.datagrams())
-                    send(*sa, d);
-                ++stats_.retransmits_sent;
-                break;
-            case Retransmitter::Action::GIVE_UP:
-                dead.push_back(sa.get());
-                break;
-            case Retransmitter::Action::NONE:
-                break;
-        }
-    }
-    for (Sa* sa : dead)
-        remove(*sa, DeleteReason::PEER_DEAD, false);
-}
-
-void Engine::send(const Sa& sa, const Bytes& message) {
-    Bytes data = sa.st.local.port == kNattPort ? wire::with_non_esp_marker(message) : message;
-    emit(SendDatagram{sa.st.local, sa.st.remote, std::move(data)});
-}
-
-void Engine::send_request(Time now, Sa& sa, Bytes message) {
-    std::uint32_t id = sa.st.msgids.next_request_out;
-    send(sa, message);
-    sa.rt.start(now, id, {std::move(message)});
-}
-
-void Engine::send_response(Time, Sa& sa, std::uint32_t message_id, Bytes message) {
-    send(sa, message);
-    // §2.1: keep the response so a retransmitted request gets it again.
-    sa.st.msgids.last_response_id = message_id;
-    sa.st.msgids.last_response = {std::move(message)};
-}
-
-namespace {
 
 // Builds an encrypted message (§3.14): header | SK header | IV | ct | ICV.
 Bytes seal_message(Engine::Sa& sa, ExchangeType exchange, bool response, std::uint32_t message_id,
@@ -285,525 +182,175 @@ Message plain_message(const IkeSpis& spis, bool initiator, bool response, Exchan
     return m;
 }
 
-}  // namespace
+// ---- engine -----------------------------------------------------------------------
 
-// ---- initiator: IKE_SA_INIT -------------------------------------------------------
+Engine::Engine(EngineConfig cfg, crypto::Random& rng, SpiAllocator* spis)
+    : cfg_(std::move(cfg)),
+      rng_(rng),
+      own_spis_(spis ? nullptr : new RandomSpis(rng)),
+      spis_(spis ? spis : own_spis_.get()) {}
 
-Result<IkeSpis> Engine::initiate(Time now, std::string_view name) {
-    const ConnectionConfig* conn = nullptr;
-    for (const auto& c : cfg_.connections) {
-        if (c.name == name) conn = &c;
-    }
-    if (!conn) return Error{0, "no connection named '" + std::string(name) + "'"};
-    if (conn->remote_addrs.empty())
-        return Error{0, "connection '" + conn->name + "' has no remote address"};
-    if (conn->local_addrs.empty())
-        return Error{0, "connection '" + conn->name + "' has no local address"};
-    if (conn->children.empty()) return Error{0, "connection '" + conn->name + "' has no child"};
-    auto sa = std::make_unique<Sa>(cfg_.retransmit);
-    sa->conn = conn;
-    sa->child_cfg = &conn->children.front();
-    sa->st.initiator = true;
-    sa->st.config_name = conn->name;
-    sa->st.local = Endpoint{conn->local_addrs.front(), 500};
-    sa->st.remote = Endpoint{conn->remote_addrs.front(), conn->remote_port};
-    sa->st.local_id = conn->local_id;
-    sa->our_spi = spis_->ike_spi();
-    sa->st.spis.spi_i = sa->our_spi;
-    sa->group = conn->ike_proposals.front().dh.front();
-    sa->ni = rng_.bytes(kNonceSize);
-    sa->half_open_deadline = now + cfg_.half_open_timeout;
-    Sa& ref = *sa;
-    sas_[sa->our_spi] = std::move(sa);
-    start_init(now, ref);
-    return ref.st.spis;
+Engine::~Engine() = default;
+
+std::vector<Output> Engine::take_outputs() {
+    return std::exchange(out_, {});
 }
 
-void Engine::start_init(Time now, Sa& sa) {
-    auto kx = crypto::make_key_exchange(sa.group, rng_);
-    if (!kx) {
-        remove(sa, DeleteReason::DELETED_BY_US, false);
-        return;
-    }
-    sa.kx = std::move(*kx);
-    Message m = plain_message(sa.st.spis, true, false, ExchangeType::IKE_SA_INIT, 0);
-    // §2.6: a cookie, when the responder asked for one, comes first.
-    if (!sa.cookie.empty()) m.payloads.push_back(wire::notify(NotifyType::COOKIE, sa.cookie));
-    m.payloads.push_back(
-        make_payload(PayloadType::SA, make_sa_payload(sa.conn->ike_proposals, {})));
-    m.payloads.push_back(make_payload(
-        PayloadType::KE, wire::KePayload{std::uint16_t(sa.group), sa.kx->public_value()}));
-    m.payloads.push_back(make_payload(PayloadType::NONCE, wire::NoncePayload{sa.ni}));
-    // §2.23 NAT detection; with forced encapsulation the source hash is made
-    // not to match so the responder believes we are behind a NAT.
-    Bytes src = crypto::nat_detection_hash(sa.st.spis.spi_i, 0, sa.st.local);
-    if (sa.conn->force_encap) src = rng_.bytes(20);
-    m.payloads.push_back(wire::notify(NotifyType::NAT_DETECTION_SOURCE_IP, src));
-    m.payloads.push_back(
-        wire::notify(NotifyType::NAT_DETECTION_DESTINATION_IP,
-                     crypto::nat_detection_hash(sa.st.spis.spi_i, 0, sa.st.remote)));
-    sa.init_request = wire::encode_message(m);
-    sa.phase = Sa::Phase::INIT_SENT;
-    send_request(now, sa, sa.init_request);
+std::size_t Engine::ike_sa_count() const {
+    return sas_.size();
 }
 
-void Engine::on_init_response(Time now, Sa& sa, BytesView dgram) {
-    auto m = wire::decode_message(dgram);
-    if (!m || m->header.message_id != 0) return drop();
-    const auto& ps = m->payloads;
-    if (auto* c = find_notify(ps, NotifyType::COOKIE)) {
-        // §2.6: retry with the cookie; the SPI and nonce stay.
-        if (!wire::parse_cookie(*c) || !sa.cookie.empty()) return drop();
-        sa.cookie = c->data;
-        return start_init(now, sa);
-    }
-    if (auto* ike = find_notify(ps, NotifyType::INVALID_KE_PAYLOAD)) {
-        // §1.2: retry with the group the responder wants, if we offered it.
-        auto g = wire::parse_invalid_ke(*ike);
-        bool offered = false;
-        for (auto& p : sa.conn->ike_proposals) {
-            offered = offered || (g && std::find(p.dh.begin(), p.dh.end(), DhId(*g)) != p.dh.end());
-        }
-        if (!g || !offered || DhId(*g) == sa.group || ++sa.ke_retries > 2) {
-            return remove(sa, DeleteReason::DELETED_BY_US, false);
-        }
-        sa.group = DhId(*g);
-        return start_init(now, sa);
-    }
-    if (find_error(ps))
-        return remove(sa, DeleteReason::DELETED_BY_US, false);  // e.g. NO_PROPOSAL_CHOSEN
-    auto* sap = m->find(PayloadType::SA);
-    auto* kep = m->find(PayloadType::KE);
-    auto* np = m->find(PayloadType::NONCE);
-    if (!sap || !kep || !np || m->header.spi_r == 0) return drop();
-    auto chosen = accept_ike(*sap->as<wire::SaPayload>(), sa.conn->ike_proposals);
-    const wire::KePayload& ke = *kep->as<wire::KePayload>();
-    if (!chosen || chosen->suite.dh != sa.group || ke.dh_group != std::uint16_t(sa.group)) {
-        return remove(sa, DeleteReason::DELETED_BY_US, false);
-    }
-    auto secret = sa.kx->shared_secret(ke.data);
-    if (!secret) return remove(sa, DeleteReason::DELETED_BY_US, false);
-    sa.rt.stop();
-    sa.st.spis.spi_r = m->header.spi_r;
-    sa.st.suite = chosen->suite;
-    sa.nr = np->as<wire::NoncePayload>()->nonce;
-    sa.init_response = to_bytes(dgram);
-    auto keys = crypto::derive_ike_keys(ike_cipher_suite(sa.st.suite), *secret, sa.ni, sa.nr,
-                                        sa.st.spis.spi_i, sa.st.spis.spi_r);
-    if (!keys) return remove(sa, DeleteReason::DELETED_BY_US, false);
-    sa.st.keys = IkeKeys{keys->sk_d,  keys->sk_ai, keys->sk_ar, keys->sk_ei,
-                         keys->sk_er, keys->sk_pi, keys->sk_pr};
-    const auto& s = sa.st.suite;
-    auto out =
-        crypto::SkCipher::create(s.encr.id, s.encr.key_bits, s.integ, keys->sk_ei, keys->sk_ai);
-    auto in =
-        crypto::SkCipher::create(s.encr.id, s.encr.key_bits, s.integ, keys->sk_er, keys->sk_ar);
-    if (!out || !in) return remove(sa, DeleteReason::DELETED_BY_US, false);
-    sa.out = std::move(*out);
-    sa.in = std::move(*in);
-    record_capabilities(sa.st.peer, ps);
-    // §2.23: NAT detection decides whether we move to port 4500.
-    auto* nsrc = find_notify(ps, NotifyType::NAT_DETECTION_SOURCE_IP);
-    auto* ndst = find_notify(ps, NotifyType::NAT_DETECTION_DESTINATION_IP);
-    int nat = 0;
-    if (nsrc && ndst) {
-        if (nsrc->data !=
-            crypto::nat_detection_hash(sa.st.spis.spi_i, sa.st.spis.spi_r, sa.st.remote))
-            nat |= 2;
-        if (ndst->data !=
-            crypto::nat_detection_hash(sa.st.spis.spi_i, sa.st.spis.spi_r, sa.st.local))
-            nat |= 1;
-    }
-    sa.st.nat = NatState(nat);
-    if (nat || sa.conn->force_encap) {
-        sa.st.encap = true;
-        sa.st.local.port = kNattPort;
-        sa.st.remote.port = kNattPort;
-    }
-    sa.st.msgids.next_request_out = 1;
-    send_auth_request(now, sa);
+std::size_t Engine::half_open_count() const {
+    return std::size_t(
+        std::count_if(sas_.begin(), sas_.end(), [](auto& kv) { return kv.second->half_open(); }));
 }
 
-// ---- initiator: IKE_AUTH ------------------------------------------------------------
+const IkeSaState* Engine::find(const IkeSpis& spis) const {
+    for (const std::uint64_t s : {spis.spi_i, spis.spi_r}) {
+        auto it = sas_.find(s);
+        if (it != sas_.end() && it->second->st.spis == spis && !it->second->half_open())
+            return &it->second->st;
+    }
+    return nullptr;
+}
+
+Engine::Sa* Engine::find_established(const IkeSpis& spis) {
+    for (const std::uint64_t s : {spis.spi_i, spis.spi_r}) {
+        auto it = sas_.find(s);
+        if (it != sas_.end() && it->second->st.spis == spis && !it->second->half_open())
+            return it->second.get();
+    }
+    return nullptr;
+}
+
+std::vector<IkeSpis> Engine::established() const {
+    std::vector<IkeSpis> out;
+    for (auto& [k, sa] : sas_) {
+        if (!sa->half_open()) out.push_back(sa->st.spis);
+    }
+    std::sort(out.begin(), out.end());
+    return out;
+}
+
+// ---- timers -----------------------------------------------------------------------
 
 namespace {
 
-Payload id_payload(PayloadType t, const Identity& id) {
-    return make_payload(t, wire::IdPayload{std::uint8_t(id.type), id.data});
-}
-
-Bytes id_body(const Payload& p) {
-    Bytes b;
-    wire::encode_body(p, b);
-    return b;
-}
-
-// The RFC 6311 announcements, sent in IKE_AUTH by both roles.
-void announce_ha(const EngineConfig& cfg, std::vector<Payload>& ps) {
-    if (cfg.announce_msgid_sync)
-        ps.push_back(wire::notify(NotifyType::IKEV2_MESSAGE_ID_SYNC_SUPPORTED));
-    if (cfg.announce_replay_sync)
-        ps.push_back(wire::notify(NotifyType::IPSEC_REPLAY_COUNTER_SYNC_SUPPORTED));
-}
-
-Time jittered(Time now, const Lifetimes& lt, crypto::Random& rng) {
-    Duration j = lt.jitter.count() > 0
-                     ? Duration(Duration::rep(rng.u64() % std::uint64_t(lt.jitter.count())))
-                     : Duration(0);
-    return now + lt.rekey - j;
+// The earliest moment anything about this SA needs attention.
+Time sa_deadline(const Engine::Sa& sa) {
+    Time t = std::min(sa.rt.deadline(), sa.half_open_deadline);
+    if (sa.half_open()) return t;
+    t = std::min({t, sa.st.rekey_at, sa.st.expire_at, sa.retry_at});
+    for (const ChildSaState& c : sa.st.children)
+        t = std::min({t, c.rekey_at, c.expire_at});
+    if (sa.conn && sa.conn->dpd_delay.count() > 0 && !sa.inflight && !sa.rt.active() &&
+        sa.tasks.empty() && !sa.rekeyed)
+        t = std::min(t, sa.last_inbound + sa.conn->dpd_delay);
+    return t;
 }
 
 }  // namespace
 
-void Engine::send_auth_request(Time now, Sa& sa) {
-    const ConnectionConfig& c = *sa.conn;
-    std::vector<Payload> in;
-    Payload idi = id_payload(PayloadType::IDi, c.local_id);
-    in.push_back(idi);
-    if (c.send_initial_contact) in.push_back(wire::notify(NotifyType::INITIAL_CONTACT));
-    if (c.remote_id) in.push_back(id_payload(PayloadType::IDr, *c.remote_id));
-    Bytes so = crypto::signed_octets(sa.st.suite.prf, sa.init_request, sa.nr, sa.st.keys.sk_pi,
-                                     id_body(idi));
-    in.push_back(make_payload(PayloadType::AUTH,
-                              wire::AuthPayload{2, crypto::psk_auth(sa.st.suite.prf, c.psk, so)}));
-    sa.child_spi_in = spis_->child_spi();
-    in.push_back(make_payload(PayloadType::SA,
-                              make_sa_payload(sa.child_cfg->esp_proposals, be32(sa.child_spi_in))));
-    in.push_back(make_payload(PayloadType::TSi, to_wire_ts(sa.child_cfg->local_ts)));
-    in.push_back(make_payload(PayloadType::TSr, to_wire_ts(sa.child_cfg->remote_ts)));
-    if (sa.child_cfg->mode == IpsecMode::TRANSPORT)
-        in.push_back(wire::notify(NotifyType::USE_TRANSPORT_MODE));
-    announce_ha(cfg_, in);
-    sa.phase = Sa::Phase::AUTH_SENT;
-    send_request(now, sa, seal_message(sa, ExchangeType::IKE_AUTH, false, 1, in, rng_));
+void Engine::reschedule() {
+    for (std::uint64_t spi : dirty_) {
+        auto it = sas_.find(spi);
+        if (it == sas_.end()) continue;
+        Sa& sa = *it->second;
+        Time t = sa_deadline(sa);
+        if (t == sa.scheduled) continue;
+        if (sa.scheduled != Time::max()) timers_.erase({sa.scheduled, spi});
+        sa.scheduled = t;
+        if (t != Time::max()) timers_.insert({t, spi});
+    }
+    dirty_.clear();
 }
 
-void Engine::on_auth_response(Time now, Sa& sa, BytesView dgram) {
-    auto m = wire::decode_message(dgram);
-    if (!m || m->header.message_id != 1) return drop();
-    auto inner = open_message(sa, dgram, *m);
-    if (!inner) return drop();  // forged or corrupted: ignore, keep waiting
-    sa.rt.stop();
-    sa.st.msgids.next_request_out = 2;
-    const auto& ps = *inner;
-    if (find_notify(ps, NotifyType::AUTHENTICATION_FAILED)) {
-        ++stats_.auth_failures;
-        return remove(sa, DeleteReason::AUTH_FAILED, false);
-    }
-    const Payload* idr = nullptr;
-    for (const Payload& p : ps) {
-        if (p.type == PayloadType::IDr) idr = &p;
-    }
-    auto* auth = find_body<wire::AuthPayload>(ps, PayloadType::AUTH);
-    if (!idr || !auth || auth->method != 2) return remove(sa, DeleteReason::AUTH_FAILED, false);
-    const wire::IdPayload& idb = *idr->as<wire::IdPayload>();
-    Identity peer{IdType(idb.id_type), idb.data};
-    if (sa.conn->remote_id && !(*sa.conn->remote_id == peer)) {
-        ++stats_.auth_failures;
-        return remove(sa, DeleteReason::AUTH_FAILED, false);
-    }
-    Bytes so = crypto::signed_octets(sa.st.suite.prf, sa.init_response, sa.ni, sa.st.keys.sk_pr,
-                                     id_body(*idr));
-    if (!equal_ct(crypto::psk_auth(sa.st.suite.prf, sa.conn->psk, so), auth->data)) {
-        ++stats_.auth_failures;
-        return remove(sa, DeleteReason::AUTH_FAILED, false);
-    }
-    sa.st.remote_id = peer;
-    record_capabilities(sa.st.peer, ps);
-    // The first Child SA; its failure leaves the IKE SA up (§1.2).
-    auto* sap = find_body<wire::SaPayload>(ps, PayloadType::SA);
-    auto* tsi = find_body<wire::TsPayload>(ps, PayloadType::TSi);
-    auto* tsr = find_body<wire::TsPayload>(ps, PayloadType::TSr);
-    if (sap && tsi && tsr && !find_error(ps)) {
-        auto chosen = accept_child(*sap, sa.child_cfg->esp_proposals);
-        TsList local = from_wire_ts(*tsi), remote = from_wire_ts(*tsr);
-        bool transport = find_notify(ps, NotifyType::USE_TRANSPORT_MODE) != nullptr;
-        if (chosen && !local.empty() && !remote.empty() &&
-            every_ts_within(local, sa.child_cfg->local_ts) &&
-            every_ts_within(remote, sa.child_cfg->remote_ts) &&
-            transport == (sa.child_cfg->mode == IpsecMode::TRANSPORT)) {
-            crypto::CipherSuite esp{chosen->encr.id, chosen->encr.key_bits, chosen->integ,
-                                    sa.st.suite.prf, DhId::NONE};
-            auto km =
-                crypto::derive_child_keys(esp, sa.st.suite.prf, sa.st.keys.sk_d, {}, sa.ni, sa.nr);
-            if (km) {
-                ChildSaState ch;
-                ch.config_name = sa.child_cfg->name;
-                ch.unique_id = sa.child_spi_in;
-                ch.spi_in = sa.child_spi_in;
-                ch.spi_out = chosen->peer_spi;
-                ch.mode = sa.child_cfg->mode;
-                ch.encr = chosen->encr;
-                ch.integ = chosen->integ;
-                ch.esn = chosen->esn;
-                // We initiated: our outbound keys are the initiator's (§2.17).
-                ch.keys = ChildSaKeys{km->encr_r, km->integ_r, km->encr_i, km->integ_i};
-                ch.ts_local = local;
-                ch.ts_remote = remote;
-                ch.established = now;
-                ch.rekey_at = jittered(now, sa.child_cfg->lifetimes, rng_);
-                ch.expire_at = now + sa.child_cfg->lifetimes.life;
-                sa.st.children.push_back(std::move(ch));
-            }
-        }
-    }
-    established(now, sa);
+Time Engine::next_deadline() const {
+    return timers_.empty() ? Time::max() : timers_.begin()->first;
 }
 
-// ---- responder ---------------------------------------------------------------------
+void Engine::on_timer(Time now) {
+    // Collect first: servicing may create (IKE rekey) or remove SAs.
+    std::vector<std::uint64_t> due;
+    for (auto it = timers_.begin(); it != timers_.end() && it->first <= now; ++it)
+        due.push_back(it->second);
+    for (std::uint64_t spi : due) {
+        auto it = sas_.find(spi);
+        if (it == sas_.end()) continue;
+        touch(*it->second);
+        service(now, *it->second);
+    }
+    reschedule();
+}
 
-void Engine::on_init_request(Time now, const Endpoint& local, const Endpoint& remote,
-                             BytesView dgram) {
-    auto hdr = wire::decode_header(dgram);
-    if (!hdr) return drop();
-    // A retransmitted IKE_SA_INIT gets the same answer (§2.1).
-    if (auto it = half_open_by_spi_i_.find(hdr->spi_i); it != half_open_by_spi_i_.end()) {
-        auto sit = sas_.find(it->second);
-        if (sit != sas_.end() && sit->second->st.remote == remote &&
-            sit->second->init_request == Bytes(dgram.begin(), dgram.end())) {
-            send(*sit->second, sit->second->init_response);
-            ++stats_.responses_resent;
+// ---- sending ----------------------------------------------------------------------
+
+void Engine::send(const Sa& sa, const Bytes& message) {
+    Bytes data = sa.st.local.port == kNattPort ? wire::with_non_esp_marker(message) : message;
+    emit(SendDatagram{sa.st.local, sa.st.remote, std::move(data)});
+}
+
+void Engine::send_request(Time now, Sa& sa, Bytes message) {
+    std::uint32_t id = sa.st.msgids.next_request_out;
+    send(sa, message);
+    sa.rt.start(now, id, {std::move(message)});
+}
+
+void Engine::send_response(Time, Sa& sa, std::uint32_t message_id, Bytes message) {
+    send(sa, message);
+    // §2.1: keep the response so a retransmitted request gets it again.
+    sa.st.msgids.last_response_id = message_id;
+    sa.st.msgids.last_response = {std::move(message)};
+}
+
+void Engine::msgids_advanced(Sa& sa) {
+    if (!sa.half_open()) emit(Event{IkeMessageIdsAdvanced{sa.st.spis, sa.st.msgids}});
+}
+
+void Engine::touch(Sa& sa) {
+    dirty_.push_back(sa.our_spi);
+}
+
+namespace {
+std::string identity_key(const IkeSaState& st) {
+    std::string k = st.config_name;
+    k.push_back('\0');
+    k.push_back(char(st.remote_id.type));
+    k.append(st.remote_id.data.begin(), st.remote_id.data.end());
+    return k;
+}
+}  // namespace
+
+void Engine::index_identity(Sa& sa) {
+    by_identity_.emplace(identity_key(sa.st), sa.our_spi);
+}
+
+void Engine::unindex_identity(Sa& sa) {
+    auto [b, e] = by_identity_.equal_range(identity_key(sa.st));
+    for (auto it = b; it != e; ++it) {
+        if (it->second == sa.our_spi) {
+            by_identity_.erase(it);
             return;
         }
-        return drop();
     }
-    wire::DecodeFailure why;
-    auto m = wire::decode_message(dgram, &why);
-    if (!m) return drop();  // unauthenticated garbage: no answer (§2.21.1 allows silence)
-    if (m->header.message_id != 0 || m->header.spi_r != 0 || !m->header.from_initiator())
-        return drop();
-    // Bounded responder state (DoS): a hard limit on half-open SAs, overall and per peer.
-    auto peer_it = half_open_per_peer_.find(remote.addr);
-    std::size_t per_peer = peer_it == half_open_per_peer_.end() ? 0 : peer_it->second;
-    if (half_open_responder_ >= cfg_.half_open_limit || per_peer >= cfg_.half_open_per_peer ||
-        sas_.size() >= cfg_.max_ike_sas) {
-        return drop();
-    }
-    auto reply_plain = [&](std::vector<Payload> ps) {
-        Message r =
-            plain_message(IkeSpis{m->header.spi_i, 0}, false, true, ExchangeType::IKE_SA_INIT, 0);
-        r.payloads = std::move(ps);
-        Bytes out = wire::encode_message(r);
-        emit(SendDatagram{local, remote,
-                          local.port == kNattPort ? wire::with_non_esp_marker(out) : out});
-    };
-    if (auto crit = m->unsupported_critical())
-        return reply_plain({wire::notify_unsupported_critical(*crit)});
-    auto* sap = m->find(PayloadType::SA);
-    auto* kep = m->find(PayloadType::KE);
-    auto* np = m->find(PayloadType::NONCE);
-    if (!sap || !kep || !np) return reply_plain({wire::notify(NotifyType::INVALID_SYNTAX)});
-    // Which connection? The one whose local address matches where it arrived
-    // (the identity is only known in IKE_AUTH, §2.15 notes the same).
-    const ConnectionConfig* conn = nullptr;
-    for (const auto& c : cfg_.connections) {
-        bool addr_ok = c.local_addrs.empty() ||
-                       std::find(c.local_addrs.begin(), c.local_addrs.end(), local.addr) !=
-                           c.local_addrs.end();
-        bool peer_ok = c.remote_addrs.empty() ||
-                       std::find(c.remote_addrs.begin(), c.remote_addrs.end(), remote.addr) !=
-                           c.remote_addrs.end();
-        if (addr_ok && peer_ok) {
-            conn = &c;
-            break;
-        }
-    }
-    if (!conn) return reply_plain({wire::notify(NotifyType::NO_PROPOSAL_CHOSEN)});
-    auto chosen = choose_ike(*sap->as<wire::SaPayload>(), conn->ike_proposals);
-    if (!chosen) return reply_plain({wire::notify(NotifyType::NO_PROPOSAL_CHOSEN)});
-    const wire::KePayload& ke = *kep->as<wire::KePayload>();
-    if (ke.dh_group != std::uint16_t(chosen->suite.dh)) {
-        // §1.2: tell the initiator which group we want; keep no state.
-        return reply_plain({wire::notify_invalid_ke(std::uint16_t(chosen->suite.dh))});
-    }
-    auto kx = crypto::make_key_exchange(chosen->suite.dh, rng_);
-    if (!kx) return drop();
-    auto secret = (*kx)->shared_secret(ke.data);
-    if (!secret)
-        return reply_plain({wire::notify(NotifyType::INVALID_SYNTAX)});  // RFC 6989 check failed
-
-    auto sa = std::make_unique<Sa>(cfg_.retransmit);
-    sa->conn = conn;
-    sa->st.initiator = false;
-    sa->st.config_name = conn->name;
-    sa->st.local = local;
-    sa->st.remote = remote;
-    sa->st.local_id = conn->local_id;
-    sa->our_spi = spis_->ike_spi();
-    sa->st.spis = IkeSpis{m->header.spi_i, sa->our_spi};
-    sa->st.suite = chosen->suite;
-    sa->group = chosen->suite.dh;
-    sa->kx = std::move(*kx);
-    sa->ni = np->as<wire::NoncePayload>()->nonce;
-    sa->nr = rng_.bytes(kNonceSize);
-    sa->init_request = to_bytes(dgram);
-    sa->half_open_deadline = now + cfg_.half_open_timeout;
-    record_capabilities(sa->st.peer, m->payloads);
-    auto keys = crypto::derive_ike_keys(ike_cipher_suite(sa->st.suite), *secret, sa->ni, sa->nr,
-                                        sa->st.spis.spi_i, sa->st.spis.spi_r);
-    if (!keys) return drop();
-    sa->st.keys = IkeKeys{keys->sk_d,  keys->sk_ai, keys->sk_ar, keys->sk_ei,
-                          keys->sk_er, keys->sk_pi, keys->sk_pr};
-    const auto& s = sa->st.suite;
-    auto out =
-        crypto::SkCipher::create(s.encr.id, s.encr.key_bits, s.integ, keys->sk_er, keys->sk_ar);
-    auto in =
-        crypto::SkCipher::create(s.encr.id, s.encr.key_bits, s.integ, keys->sk_ei, keys->sk_ai);
-    if (!out || !in) return drop();
-    sa->out = std::move(*out);
-    sa->in = std::move(*in);
-    // NAT detection from the responder's side.
-    auto* nsrc = m->find_notify(NotifyType::NAT_DETECTION_SOURCE_IP);
-    auto* ndst = m->find_notify(NotifyType::NAT_DETECTION_DESTINATION_IP);
-    int nat = 0;
-    if (nsrc && ndst) {
-        if (nsrc->data != crypto::nat_detection_hash(sa->st.spis.spi_i, 0, remote)) nat |= 2;
-        if (ndst->data != crypto::nat_detection_hash(sa->st.spis.spi_i, 0, local)) nat |= 1;
-    }
-    sa->st.nat = NatState(nat);
-
-    Message r = plain_message(sa->st.spis, false, true, ExchangeType::IKE_SA_INIT, 0);
-    r.payloads.push_back(make_payload(PayloadType::SA, wire::SaPayload{{chosen->proposal}}));
-    r.payloads.push_back(make_payload(
-        PayloadType::KE, wire::KePayload{std::uint16_t(sa->group), sa->kx->public_value()}));
-    r.payloads.push_back(make_payload(PayloadType::NONCE, wire::NoncePayload{sa->nr}));
-    r.payloads.push_back(
-        wire::notify(NotifyType::NAT_DETECTION_SOURCE_IP,
-                     crypto::nat_detection_hash(sa->st.spis.spi_i, sa->st.spis.spi_r, local)));
-    r.payloads.push_back(
-        wire::notify(NotifyType::NAT_DETECTION_DESTINATION_IP,
-                     crypto::nat_detection_hash(sa->st.spis.spi_i, sa->st.spis.spi_r, remote)));
-    sa->init_response = wire::encode_message(r);
-    sa->kx.reset();  // the private value is not needed any more
-    sa->phase = Sa::Phase::INIT_DONE;
-    sa->st.msgids.next_request_in = 1;
-    Sa& ref = *sa;
-    half_open_by_spi_i_[ref.st.spis.spi_i] = ref.our_spi;
-    ++half_open_responder_;
-    ref.counted_addr = ref.st.remote.addr;
-    ++half_open_per_peer_[ref.counted_addr];
-    sas_[ref.our_spi] = std::move(sa);
-    send(ref, ref.init_response);
 }
 
-void Engine::on_auth_request(Time now, Sa& sa, const Endpoint& local, const Endpoint& remote,
-                             BytesView dgram) {
-    auto m = wire::decode_message(dgram);
-    if (!m) return drop();
-    auto inner = open_message(sa, dgram, *m);
-    if (!inner) return drop();
-    // Only an authentic message may move the SA: the initiator switches to
-    // port 4500 after NAT detection (§2.23), and a NAT may have remapped it.
-    sa.st.local = local;
-    sa.st.remote = remote;
-    sa.st.encap = local.port == kNattPort;
-    const auto& ps = *inner;
-    const Payload* idi = nullptr;
-    for (const Payload& p : ps) {
-        if (p.type == PayloadType::IDi) idi = &p;
+void Engine::initial_contact(const Sa& sa) {
+    // §2.4 INITIAL_CONTACT: the peer has no other IKE SA with us, so any we
+    // hold for the same authenticated identity is stale. Remove them without
+    // a Delete (the peer would not know what it refers to).
+    std::vector<std::uint64_t> stale;
+    auto [b, e] = by_identity_.equal_range(identity_key(sa.st));
+    for (auto it = b; it != e; ++it) {
+        if (it->second != sa.our_spi) stale.push_back(it->second);
     }
-    auto* auth = find_body<wire::AuthPayload>(ps, PayloadType::AUTH);
-    auto fail = [&](NotifyType why) {
-        ++stats_.auth_failures;
-        std::vector<Payload> r{wire::notify(why)};
-        send_response(now, sa, 1, seal_message(sa, ExchangeType::IKE_AUTH, true, 1, r, rng_));
-        remove(sa, DeleteReason::AUTH_FAILED, false);
-    };
-    if (!idi || !auth) return fail(NotifyType::AUTHENTICATION_FAILED);
-    const wire::IdPayload& idb = *idi->as<wire::IdPayload>();
-    Identity peer{IdType(idb.id_type), idb.data};
-    // Pick the connection by the identity the peer claims; verify with its PSK.
-    const ConnectionConfig* conn = nullptr;
-    for (const auto& c : cfg_.connections) {
-        if (!c.remote_id || *c.remote_id == peer) {
-            bool addr_ok =
-                c.local_addrs.empty() || std::find(c.local_addrs.begin(), c.local_addrs.end(),
-                                                   sa.st.local.addr) != c.local_addrs.end();
-            if (addr_ok) {
-                conn = &c;
-                break;
-            }
-        }
+    for (std::uint64_t spi : stale) {
+        auto it = sas_.find(spi);
+        if (it != sas_.end()) remove(*it->second, DeleteReason::REPLACED, false);
     }
-    if (!conn || auth->method != 2) return fail(NotifyType::AUTHENTICATION_FAILED);
-    Bytes so = crypto::signed_octets(sa.st.suite.prf, sa.init_request, sa.nr, sa.st.keys.sk_pi,
-                                     id_body(*idi));
-    if (!equal_ct(crypto::psk_auth(sa.st.suite.prf, conn->psk, so), auth->data)) {
-        return fail(NotifyType::AUTHENTICATION_FAILED);
-    }
-    sa.conn = conn;
-    sa.st.config_name = conn->name;
-    sa.st.remote_id = peer;
-    sa.st.local_id = conn->local_id;
-    record_capabilities(sa.st.peer, ps);
-
-    std::vector<Payload> r;
-    Payload idr = id_payload(PayloadType::IDr, conn->local_id);
-    r.push_back(idr);
-    Bytes rso = crypto::signed_octets(sa.st.suite.prf, sa.init_response, sa.ni, sa.st.keys.sk_pr,
-                                      id_body(idr));
-    r.push_back(
-        make_payload(PayloadType::AUTH,
-                     wire::AuthPayload{2, crypto::psk_auth(sa.st.suite.prf, conn->psk, rso)}));
-
-    // The first Child SA (§1.2): narrow the selectors (§2.9), choose ESP.
-    auto* sap = find_body<wire::SaPayload>(ps, PayloadType::SA);
-    auto* tsi = find_body<wire::TsPayload>(ps, PayloadType::TSi);
-    auto* tsr = find_body<wire::TsPayload>(ps, PayloadType::TSr);
-    bool transport = find_notify(ps, NotifyType::USE_TRANSPORT_MODE) != nullptr;
-    if (sap && tsi && tsr) {
-        std::optional<NotifyType> child_error = NotifyType::TS_UNACCEPTABLE;
-        for (const ChildConfig& cc : conn->children) {
-            TsList ts_remote = narrow(from_wire_ts(*tsi), cc.remote_ts);
-            TsList ts_local = narrow(from_wire_ts(*tsr), cc.local_ts);
-            if (ts_remote.empty() || ts_local.empty()) continue;
-            auto chosen = choose_child(*sap, cc.esp_proposals, false);
-            if (!chosen) {
-                child_error = NotifyType::NO_PROPOSAL_CHOSEN;
-                continue;
-            }
-            crypto::CipherSuite esp{chosen->encr.id, chosen->encr.key_bits, chosen->integ,
-                                    sa.st.suite.prf, DhId::NONE};
-            auto km =
-                crypto::derive_child_keys(esp, sa.st.suite.prf, sa.st.keys.sk_d, {}, sa.ni, sa.nr);
-            if (!km) continue;
-            ChildSaState ch;
-            ch.config_name = cc.name;
-            ch.spi_in = spis_->child_spi();
-            ch.unique_id = ch.spi_in;
-            ch.spi_out = chosen->peer_spi;
-            // Transport mode only when both ask for it (§1.3.1).
-            ch.mode = transport && cc.mode == IpsecMode::TRANSPORT ? IpsecMode::TRANSPORT
-                                                                   : IpsecMode::TUNNEL;
-            ch.encr = chosen->encr;
-            ch.integ = chosen->integ;
-            ch.esn = chosen->esn;
-            ch.keys = ChildSaKeys{km->encr_i, km->integ_i, km->encr_r, km->integ_r};
-            ch.ts_local = ts_local;
-            ch.ts_remote = ts_remote;
-            ch.established = now;
-            ch.rekey_at = jittered(now, cc.lifetimes, rng_);
-            ch.expire_at = now + cc.lifetimes.life;
-            wire::Proposal ans = chosen->proposal;
-            ans.spi = be32(ch.spi_in);
-            r.push_back(make_payload(PayloadType::SA, wire::SaPayload{{ans}}));
-            r.push_back(make_payload(PayloadType::TSi, to_wire_ts(ts_remote)));
-            r.push_back(make_payload(PayloadType::TSr, to_wire_ts(ts_local)));
-            if (ch.mode == IpsecMode::TRANSPORT)
-                r.push_back(wire::notify(NotifyType::USE_TRANSPORT_MODE));
-            sa.st.children.push_back(std::move(ch));
-            child_error.reset();
-            break;
-        }
-        if (child_error) r.push_back(wire::notify(*child_error));
-    }
-    announce_ha(cfg_, r);
-    sa.st.msgids.next_request_in = 2;
-    send_response(now, sa, 1, seal_message(sa, ExchangeType::IKE_AUTH, true, 1, r, rng_));
-    established(now, sa);
 }
 
-// ---- common ------------------------------------------------------------------------
+// ---- removal ----------------------------------------------------------------------
 
 void Engine::leave_half_open(Sa& sa) {
     if (sa.st.initiator || !sa.half_open()) return;
@@ -812,38 +359,31 @@ void Engine::leave_half_open(Sa& sa) {
     if (it != half_open_per_peer_.end() && --it->second == 0) half_open_per_peer_.erase(it);
 }
 
-void Engine::established(Time now, Sa& sa) {
-    leave_half_open(sa);
-    sa.phase = Sa::Phase::ESTABLISHED;
-    sa.half_open_deadline = Time::max();
-    half_open_by_spi_i_.erase(sa.st.spis.spi_i);
-    sa.st.established = now;
-    sa.st.rekey_at = jittered(now, sa.conn->ike_lifetimes, rng_);
-    sa.st.expire_at = now + sa.conn->ike_lifetimes.life;
-    sa.init_request.clear();
-    sa.init_response.clear();
-    ++stats_.established;
-    for (const ChildSaState& ch : sa.st.children) {
-        emit(InstallChildSa{sa.st.spis, ch, sa.st.local, sa.st.remote, sa.st.encap});
-    }
-    emit(Event{IkeSaEstablished{sa.st}});
-}
-
 void Engine::remove(Sa& sa, DeleteReason reason, bool announce) {
     bool was_established = sa.phase == Sa::Phase::ESTABLISHED;
     leave_half_open(sa);
     for (const ChildSaState& ch : sa.st.children)
         emit(RemoveChildSa{sa.st.spis, ch.spi_in, ch.spi_out});
     if (was_established || announce) emit(Event{IkeSaDeleted{sa.st.spis, reason}});
+    if (was_established) unindex_identity(sa);
     if (auto it = half_open_by_spi_i_.find(sa.st.spis.spi_i);
         it != half_open_by_spi_i_.end() && it->second == sa.our_spi) {
         half_open_by_spi_i_.erase(it);
     }
+    if (sa.scheduled != Time::max()) timers_.erase({sa.scheduled, sa.our_spi});
     sas_.erase(sa.our_spi);
 }
 
+// ---- receiving --------------------------------------------------------------------
+
 void Engine::receive(Time now, const Endpoint& local, const Endpoint& remote, BytesView dgram) {
     ++stats_.datagrams_in;
+    // Whatever happens below, deadlines of the SAs it touched are brought
+    // up to date on the way out.
+    struct Flush {
+        Engine* e;
+        ~Flush() { e->reschedule(); }
+    } flush{this};
     if (local.port == kNattPort) {
         auto c = wire::classify_udp_encap(dgram);
         if (!c || c->kind != wire::UdpEncapKind::IKE) return;  // keepalive or ESP: not ours
@@ -853,7 +393,8 @@ void Engine::receive(Time now, const Endpoint& local, const Endpoint& remote, By
     auto h = wire::decode_header(dgram);
     if (!h || h->major_version != 2) return drop();
     if (h->exchange_type() == ExchangeType::IKE_SA_INIT && !h->is_response()) {
-        return on_init_request(now, local, remote, dgram);
+        on_init_request(now, local, remote, dgram);
+        return;
     }
     // The SPI we chose is the responder SPI when the sender is the original
     // initiator (I flag set), the initiator SPI otherwise (§3.1).
@@ -862,22 +403,35 @@ void Engine::receive(Time now, const Endpoint& local, const Endpoint& remote, By
     if (it == sas_.end()) return drop();
     Sa& sa = *it->second;
     if (h->from_initiator() == sa.st.initiator) return drop();  // our own role reflected back
+    touch(sa);
     if (h->is_response()) {
         if (!sa.rt.active() || h->message_id != sa.rt.message_id()) return drop();
         if (sa.phase == Sa::Phase::INIT_SENT && h->exchange_type() == ExchangeType::IKE_SA_INIT) {
-            return on_init_response(now, sa, dgram);
+            on_init_response(now, sa, dgram);
+            return;
         }
         if (sa.st.spis.spi_r != h->spi_r) return drop();
         if (sa.phase == Sa::Phase::AUTH_SENT && h->exchange_type() == ExchangeType::IKE_AUTH) {
-            return on_auth_response(now, sa, dgram);
+            on_auth_response(now, sa, dgram);
+            return;
         }
-        return drop();
+        if (sa.phase != Sa::Phase::ESTABLISHED || !sa.inflight) return drop();
+        auto m = wire::decode_message(dgram);
+        if (!m) return drop();
+        auto inner = open_message(sa, dgram, *m);
+        if (!inner) return drop();  // forged or corrupted: keep waiting (§2.21.2)
+        sa.last_inbound = now;
+        on_response(now, sa, *m, std::move(*inner));
+        return;
     }
     // A request from the peer: §2.3 window of 1.
     if (sa.st.spis.spi_i != h->spi_i) return drop();
     std::uint32_t expected = sa.st.msgids.next_request_in;
     if (h->message_id + 1 == expected && !sa.st.msgids.last_response.empty() &&
         sa.st.msgids.last_response_id == h->message_id) {
+        // A retransmission. §2.1: answer it with the same response, which we
+        // cached; it is not processed again. (Comparing only the ID is what
+        // §2.1 asks for; a forged copy costs us one resend, never state.)
         for (const Bytes& d : sa.st.msgids.last_response)
             send(sa, d);
         ++stats_.responses_resent;
@@ -885,9 +439,16 @@ void Engine::receive(Time now, const Endpoint& local, const Endpoint& remote, By
     }
     if (h->message_id != expected) return drop();
     if (sa.phase == Sa::Phase::INIT_DONE && h->exchange_type() == ExchangeType::IKE_AUTH) {
-        return on_auth_request(now, sa, local, remote, dgram);
+        on_auth_request(now, sa, local, remote, dgram);
+        return;
     }
-    drop();  // further exchanges: next step of the engine issue
+    if (sa.phase != Sa::Phase::ESTABLISHED) return drop();
+    auto m = wire::decode_message(dgram);
+    if (!m) return drop();
+    auto inner = open_message(sa, dgram, *m);
+    if (!inner) return drop();
+    sa.last_inbound = now;
+    on_request(now, sa, dgram, *m, std::move(*inner));
 }
 
 }  // namespace ikecluster::ike

@@ -6,16 +6,21 @@
 // (state.h) -- the cluster layer replicates from those events alone. The next
 // deadline is next_deadline(); call on_timer() when it passes.
 //
-// Implemented so far: IKE_SA_INIT (proposal choice, INVALID_KE_PAYLOAD and the
-// retry with the requested group, NAT detection and the move to port 4500)
-// and IKE_AUTH with PSK in both roles with the first Child SA (TS narrowing,
-// TS_UNACCEPTABLE, NO_PROPOSAL_CHOSEN, AUTHENTICATION_FAILED, RFC 6311
-// announcements recorded), message-ID windows with cached responses, and
-// retransmission with give-up.
+// Exchanges: IKE_SA_INIT (proposal choice, INVALID_KE_PAYLOAD and the retry
+// with the requested group, COOKIE above a half-open threshold, NAT detection
+// and the move to port 4500); IKE_AUTH with PSK and the first Child SA (TS
+// narrowing, TS_UNACCEPTABLE, NO_PROPOSAL_CHOSEN, AUTHENTICATION_FAILED,
+// INITIAL_CONTACT, RFC 6311 announcements recorded); CREATE_CHILD_SA (new
+// Child SA, Child SA and IKE SA rekey, PFS, the §2.8.1 collisions, rekey
+// racing a delete); INFORMATIONAL (Delete, liveness checks, INVALID_SPI).
+// Message-ID windows of 1 with cached responses, retransmission with
+// backoff and give-up, soft and hard lifetimes with jitter.
 #pragma once
 
 #include <cstdint>
 #include <memory>
+#include <set>
+#include <string>
 #include <string_view>
 #include <unordered_map>
 #include <variant>
@@ -27,8 +32,12 @@
 #include "crypto/random.h"
 #include "ike/config.h"
 #include "ike/state.h"
+#include "wire/message.h"
 
 namespace ikecluster::ike {
+
+struct Inflight;
+struct Task;
 
 // A datagram for the shell to send from `local` to `remote`; on port 4500 it
 // already starts with the non-ESP marker (RFC 3948 §2.2).
@@ -76,6 +85,12 @@ struct EngineStats {
     std::uint64_t responses_resent = 0;
     std::uint64_t established = 0;
     std::uint64_t auth_failures = 0;
+    std::uint64_t cookies_sent = 0;
+    std::uint64_t child_sas_created = 0;  // after IKE_AUTH: CREATE_CHILD_SA, new or rekey
+    std::uint64_t ike_rekeys = 0;
+    std::uint64_t rekey_collisions = 0;  // §2.8.1, child and IKE
+    std::uint64_t deletes_received = 0;
+    std::uint64_t liveness_checks = 0;
 };
 
 class Engine {
@@ -96,6 +111,23 @@ class Engine {
     // Errors: unknown connection, no remote address, no child configured.
     Result<IkeSpis> initiate(Time now, std::string_view connection);
 
+    // Commands on an established IKE SA. Each queues an exchange (window 1,
+    // §2.3: it starts when the SA has no other request outstanding). Errors:
+    // no such established SA, no such child / child config, or the SA is
+    // being deleted or was replaced by a rekey.
+    Status create_child(Time now, const IkeSpis& spis, std::string_view child_config);
+    Status rekey_child(Time now, const IkeSpis& spis, std::uint32_t spi_in);
+    Status rekey_ike(Time now, const IkeSpis& spis);
+    Status delete_child(Time now, const IkeSpis& spis, std::uint32_t spi_in);
+    Status delete_ike(Time now, const IkeSpis& spis);  // terminate: Delete, then gone
+    Status check_liveness(Time now, const IkeSpis& spis);
+
+    // The data plane received ESP on an SPI it has no SA for, from `remote`.
+    // If we have an IKE SA with that peer, it tells the peer (INVALID_SPI in
+    // an INFORMATIONAL, §1.5 / §3.10.1), at most once per second per IKE SA
+    // so spoofed ESP cannot make us flood.
+    void report_invalid_spi(Time now, const IpAddress& remote, std::uint32_t spi);
+
     std::vector<Output> take_outputs();
 
     std::size_t ike_sa_count() const;
@@ -106,13 +138,14 @@ class Engine {
     const EngineStats& stats() const { return stats_; }
     const EngineConfig& config() const { return cfg_; }
 
-    struct Sa;  // per-IKE-SA working state (engine.cpp)
+    struct Sa;  // per-IKE-SA working state (engine_internal.h)
 
   private:
     void emit(Output o) { out_.push_back(std::move(o)); }
     void send(const Sa& sa, const Bytes& message);
     void drop() { ++stats_.dropped; }
 
+    // handshake.cpp
     void on_init_request(Time now, const Endpoint& local, const Endpoint& remote, BytesView dgram);
     void on_init_response(Time now, Sa& sa, BytesView dgram);
     void on_auth_request(Time now, Sa& sa, const Endpoint& local, const Endpoint& remote,
@@ -120,11 +153,48 @@ class Engine {
     void on_auth_response(Time now, Sa& sa, BytesView dgram);
     void start_init(Time now, Sa& sa);
     void send_auth_request(Time now, Sa& sa);
+    void established(Time now, Sa& sa);
+    void initial_contact(const Sa& sa);
+
+    // exchanges.cpp
+    void on_request(Time now, Sa& sa, BytesView dgram, const wire::Message& m,
+                    std::vector<wire::Payload> inner);
+    void on_response(Time now, Sa& sa, const wire::Message& m, std::vector<wire::Payload> inner);
+    void on_create_child_request(Time now, Sa& sa, const std::vector<wire::Payload>& in,
+                                 std::vector<wire::Payload>& reply);
+    void on_ike_rekey_request(Time now, Sa& sa, const std::vector<wire::Payload>& in,
+                              std::vector<wire::Payload>& reply);
+    // Returns true when the peer deleted the IKE SA.
+    bool on_informational_request(Time now, Sa& sa, const std::vector<wire::Payload>& in,
+                                  std::vector<wire::Payload>& reply);
+    void on_create_child_response(Time now, Sa& sa, Inflight& fl,
+                                  const std::vector<wire::Payload>& in);
+    void on_ike_rekey_response(Time now, Sa& sa, Inflight& fl,
+                               const std::vector<wire::Payload>& in);
+    void on_informational_response(Time now, Sa& sa, Inflight& fl,
+                                   const std::vector<wire::Payload>& in);
+    void queue(Sa& sa, Task t, bool front = false);
+    void start_next(Time now, Sa& sa);
+    void send_task(Time now, Sa& sa, Inflight fl);
+    void retry_later(Time now, Sa& sa, Task t);
+    void service(Time now, Sa& sa);
+    Sa* adopt_ike_rekey(Time now, Sa& old, const IkeSuite& suite, std::uint64_t spi_i,
+                        std::uint64_t spi_r, bool we_initiated, BytesView secret, BytesView ni,
+                        BytesView nr);
+    void move_children(Time now, Sa& from, Sa& to);
+    void remove_child(Sa& sa, std::uint32_t spi_in);
+    Sa* find_established(const IkeSpis& spis);
+
+    // engine.cpp
     void send_request(Time now, Sa& sa, Bytes message);
     void send_response(Time now, Sa& sa, std::uint32_t message_id, Bytes message);
-    void established(Time now, Sa& sa);
+    void msgids_advanced(Sa& sa);
     void remove(Sa& sa, DeleteReason reason, bool announce);
     void leave_half_open(Sa& sa);
+    void touch(Sa& sa);
+    void index_identity(Sa& sa);
+    void unindex_identity(Sa& sa);
+    void reschedule();
 
     EngineConfig cfg_;
     crypto::Random& rng_;
@@ -139,6 +209,14 @@ class Engine {
     std::unordered_map<IpAddress, std::size_t, IpHash> half_open_per_peer_;
     std::vector<Output> out_;
     EngineStats stats_;
+    // Deadlines: each SA's earliest one, so next_deadline() is O(1) and
+    // on_timer() visits only SAs that are due.
+    std::set<std::pair<Time, std::uint64_t>> timers_;
+    std::vector<std::uint64_t> dirty_;  // SAs whose deadline may have moved
+    // Established SAs by connection + peer identity, for INITIAL_CONTACT (§2.4).
+    std::unordered_multimap<std::string, std::uint64_t> by_identity_;
+    Time invalid_spi_window_{};
+    int invalid_spi_scans_ = 0;
 };
 
 }  // namespace ikecluster::ike
