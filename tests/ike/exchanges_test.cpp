@@ -327,6 +327,21 @@ TEST(Liveness, ChecksAfterSilenceAndDeclaresADeadPeer) {
     EXPECT_GE(p.init->stats().retransmits_sent, 5u);
 }
 
+TEST(Liveness, EspTrafficCountsAsProofOfLife) {
+    Pair p;
+    p.ci.connections[0].dpd_delay = 30s;
+    p.cr.connections[0].dpd_delay = 0s;
+    IkeSpis spis = p.establish();
+    Time t0 = p.now;
+    for (int s = 10; s <= 120; s += 10) {
+        p.settle(t0 + std::chrono::seconds(s));
+        p.init->note_inbound_traffic(p.now, spis);
+    }
+    EXPECT_EQ(p.init->stats().liveness_checks, 0u);
+    p.settle(p.now + 31s);
+    EXPECT_EQ(p.init->stats().liveness_checks, 1u);
+}
+
 TEST(Lifetimes, RekeysOverSimulatedHoursWithoutLoss) {
     Pair p;
     for (auto* c : {&p.ci, &p.cr}) {
@@ -399,6 +414,35 @@ TEST(Retransmission, LostCreateChildResponseIsAnsweredFromCache) {
     expect_consistent(p.sa_i(), p.sa_r());
     EXPECT_EQ(p.resp->stats().responses_resent, 1u);
     EXPECT_EQ(p.init->stats().retransmits_sent, 1u);
+}
+
+TEST(HostileInput, ForgedResponsesWhileAnExchangeIsInFlightAreIgnored) {
+    Pair p;
+    add_second_child(p);
+    IkeSpis spis = p.establish();
+    int forged = 0;
+    p.pass = [&](const SendDatagram& d, bool from_i, int) {
+        if (!from_i) {
+            // Before each genuine response: a copy with a flipped ICV bit, and
+            // a truncated one. Neither may complete or break the exchange.
+            Bytes bad = d.data;
+            bad.back() ^= 0x40;
+            p.init->receive(p.now, d.remote, d.local, bad);
+            Bytes cut(d.data.begin(), d.data.begin() + long(d.data.size() / 2));
+            p.init->receive(p.now, d.remote, d.local, cut);
+            forged += 2;
+        }
+        return true;
+    };
+    ASSERT_TRUE(p.init->create_child(p.now, spis, "net2").ok());
+    p.run();
+    ASSERT_TRUE(p.init->rekey_ike(p.now, spis).ok());
+    p.run();
+    EXPECT_EQ(forged, 6);  // create child, rekey IKE, delete old IKE SA
+    EXPECT_GE(p.init->stats().dropped, 6u);
+    ASSERT_EQ(p.init->established().size(), 1u);
+    expect_consistent(p.sa_i(), p.sa_r());
+    EXPECT_EQ(p.sa_i().children.size(), 2u);
 }
 
 TEST(InitialContact, ReplacesTheOldSaOfTheSameIdentity) {

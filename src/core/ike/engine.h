@@ -128,6 +128,11 @@ class Engine {
     // so spoofed ESP cannot make us flood.
     void report_invalid_spi(Time now, const IpAddress& remote, std::uint32_t spi);
 
+    // The data plane saw authentic ESP from the peer of this IKE SA: proof
+    // of life, so no liveness check is due (§2.4). Cheap; call it at most
+    // every few seconds per SA.
+    void note_inbound_traffic(Time now, const IkeSpis& spis);
+
     std::vector<Output> take_outputs();
 
     std::size_t ike_sa_count() const;

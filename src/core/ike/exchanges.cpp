@@ -20,6 +20,7 @@ namespace {
 
 constexpr std::size_t kMaxTasks = 64;  // per IKE SA: bounded, duplicates merged
 constexpr Duration kRekeyGrace = 60s;  // how long a replaced IKE SA waits for the peer's Delete
+constexpr std::uint32_t kMessageIdRekeyAt = 0xffff0000u;
 
 Bytes be64(std::uint64_t v) {
     Bytes b(8);
@@ -83,6 +84,12 @@ void Engine::retry_later(Time now, Sa& sa, Task t) {
 
 void Engine::start_next(Time now, Sa& sa) {
     touch(sa);
+    // §2.3: message IDs must not wrap; long before they would, the IKE SA
+    // is rekeyed (the new one starts from 0 again). RFC 6311 syncs can jump
+    // the counters, so this is not only theoretical.
+    if (sa.st.msgids.next_request_out >= kMessageIdRekeyAt && !sa.rekeyed && !sa.deleting_ike &&
+        !(sa.inflight && sa.inflight->task.kind == TaskKind::REKEY_IKE))
+        queue(sa, Task{TaskKind::REKEY_IKE}, true);
     while (!sa.rt.active() && !sa.inflight && !sa.tasks.empty()) {
         if (sa.retry_at != Time::max() && now < sa.retry_at &&
             sa.tasks.front().kind != TaskKind::DELETE_IKE &&
@@ -900,6 +907,12 @@ Status Engine::check_liveness(Time now, const IkeSpis& spis) {
     start_next(now, *sa);
     reschedule();
     return Ok{};
+}
+
+void Engine::note_inbound_traffic(Time now, const IkeSpis& spis) {
+    // The SA's timer entry stays where it was; when it fires, service()
+    // finds no check due and reschedules from the new time.
+    if (Sa* sa = find_established(spis)) sa->last_inbound = std::max(sa->last_inbound, now);
 }
 
 void Engine::report_invalid_spi(Time now, const IpAddress& remote, std::uint32_t spi) {
