@@ -5,6 +5,9 @@
 // malformed or forged input on an established SA.
 #include <gtest/gtest.h>
 
+#include <cstdio>
+#include <cstdlib>
+
 #include "pair.h"
 #include "wire/notify.h"
 
@@ -550,4 +553,109 @@ TEST(HostileInput, EstablishedSaSurvivesForgeriesReplaysAndNonsense) {
     EXPECT_EQ(after.children, children_before);
     EXPECT_EQ(after.msgids.next_request_in, 7u);
     EXPECT_EQ(p.resp->established().front(), spis);
+}
+
+// Many seeds of a lossy, duplicating, reordering link with short lifetimes
+// (so rekeys from both sides collide now and then) and random commands from
+// both sides. Whatever happens on the way, once the network heals both
+// engines agree on one IKE SA, its children, keys and message IDs; every
+// Child SA installed in the data plane was removed again or is still listed.
+TEST(Chaos, LossyLinkWithRekeysAndCommandsConverges) {
+    int collisions = 0, rekeys = 0;
+    // IKEC_CHAOS_SEEDS=N runs a longer campaign than CI's 12 seeds.
+    const char* env = std::getenv("IKEC_CHAOS_SEEDS");
+    const std::uint64_t seeds = env ? std::strtoull(env, nullptr, 10) : 12;
+    const char* only = std::getenv("IKEC_CHAOS_SEED");
+    for (std::uint64_t seed = 1; seed <= seeds; ++seed) {
+        if (only && seed != std::strtoull(only, nullptr, 10)) continue;
+        SCOPED_TRACE("seed " + std::to_string(seed));
+        Pair p("aes256gcm16-prfsha256-x25519", "aes256gcm16-prfsha256-x25519", seed, seed * 7919);
+        add_second_child(p, "aes128gcm16-x25519", "aes128gcm16-x25519");  // net2 with PFS
+        for (auto* c : {&p.ci, &p.cr}) {
+            for (auto& ch : c->connections[0].children)
+                ch.lifetimes = {10min, 14min, 3min};
+            c->connections[0].ike_lifetimes = {30min, 40min, 10min};
+            c->connections[0].dpd_delay = 2min;
+            c->retransmit.timeout = 1s;
+            c->retransmit.tries = 8;
+        }
+        IkeSpis spis = p.establish();
+        (void)spis;
+        p.link = {0.05, 0.05, 20ms, 150ms};
+        crypto::DeterministicRandom cmd(seed);
+        Time t0 = p.now;
+        for (int minute = 1; minute <= 180; ++minute) {
+            p.settle(t0 + std::chrono::minutes(minute));
+            // A rekeyed or redundant IKE SA lingers until its Delete completes.
+            ASSERT_GE(p.init->established().size(), 1u) << "seed " << seed << " min " << minute;
+            ASSERT_LE(p.init->established().size(), 6u) << "seed " << seed << " min " << minute;
+            ASSERT_GE(p.resp->established().size(), 1u) << "seed " << seed << " min " << minute;
+            Engine& e = cmd.u32() % 2 ? *p.init : *p.resp;
+            IkeSpis s = e.established().front();
+            for (const IkeSpis& x : e.established()) {
+                if (!e.find(x)->children.empty()) s = x;
+            }
+            const IkeSaState& st = *e.find(s);
+            switch (cmd.u32() % 10) {
+                case 0:
+                    if (st.children.size() < 4) (void)e.create_child(p.now, s, "net2");
+                    break;
+                case 1:
+                    if (!st.children.empty())
+                        (void)e.rekey_child(p.now, s,
+                                            st.children[cmd.u32() % st.children.size()].spi_in);
+                    break;
+                case 2:
+                    if (st.children.size() > 1)
+                        (void)e.delete_child(p.now, s,
+                                             st.children[cmd.u32() % st.children.size()].spi_in);
+                    break;
+                case 3:
+                    (void)e.rekey_ike(p.now, s);
+                    break;
+                case 4: {
+                    // Both sides at once: the §2.8.1 collisions.
+                    IkeSpis a = p.init->established().back(), b = p.resp->established().back();
+                    (void)p.init->rekey_ike(p.now, a);
+                    (void)p.resp->rekey_ike(p.now, b);
+                    break;
+                }
+                case 5: {
+                    IkeSpis a = p.init->established().back();
+                    const IkeSaState* sa = p.init->find(a);
+                    const IkeSaState* sb = p.resp->find(a);
+                    if (!sa || !sb || sa->children.empty()) break;
+                    const ChildSaState& c = sa->children.front();
+                    (void)p.init->rekey_child(p.now, a, c.spi_in);
+                    (void)p.resp->rekey_child(p.now, a, c.spi_out);
+                    break;
+                }
+                default:
+                    break;
+            }
+        }
+        p.link = {};
+        p.settle(p.now + 5min);
+        ASSERT_EQ(p.init->established().size(), 1u) << "seed " << seed;
+        ASSERT_EQ(p.resp->established().size(), 1u) << "seed " << seed;
+        EXPECT_EQ(p.init->ike_sa_count(), 1u) << "seed " << seed;
+        EXPECT_EQ(p.resp->ike_sa_count(), 1u) << "seed " << seed;
+        expect_consistent(p.sa_i(), p.sa_r());
+        for (auto* outs : {&p.out_i, &p.out_r}) {
+            const IkeSaState& st = outs == &p.out_i ? p.sa_i() : p.sa_r();
+            EXPECT_EQ(Pair::of<InstallChildSa>(*outs).size(),
+                      Pair::of<RemoveChildSa>(*outs).size() + st.children.size())
+                << "seed " << seed;
+            for (auto& d : Pair::of<IkeSaDeleted>(*outs))
+                EXPECT_NE(d.reason, DeleteReason::EXPIRED) << "seed " << seed;
+        }
+        collisions += int(p.init->stats().rekey_collisions);
+        rekeys += int(p.init->stats().ike_rekeys);
+    }
+    // The scenario is only worth its time if it produced what it is for.
+    EXPECT_GT(collisions, 0);
+    EXPECT_GT(rekeys, 50);
+    RecordProperty("rekey_collisions", collisions);
+    std::printf("chaos: %llu seeds, %d IKE rekeys, %d rekey collisions\n",
+                static_cast<unsigned long long>(seeds), rekeys, collisions);
 }

@@ -269,3 +269,50 @@ TEST(HandshakeBehaviour, ForgedAuthFromElsewhereDoesNotMoveTheSa) {
     EXPECT_EQ(er[0].sa.remote, (Endpoint{kI, 500}));
     EXPECT_FALSE(er[0].sa.encap);
 }
+
+TEST(HandshakeBehaviour, CookiesAboveTheHalfOpenThreshold) {
+    Pair p;
+    p.cr.cookie_threshold = 2;
+    p.cr.connections[0].remote_addrs.clear();
+    p.start();
+    // Two half-open SAs (their IKE_AUTH never arrives) fill the threshold.
+    crypto::DeterministicRandom r(5);
+    std::vector<std::unique_ptr<Engine>> ghosts;
+    std::vector<std::unique_ptr<crypto::DeterministicRandom>> ghost_rng;
+    for (int i = 0; i < 2; ++i) {
+        ghost_rng.push_back(std::make_unique<crypto::DeterministicRandom>(r.u64()));
+        ghosts.push_back(std::make_unique<Engine>(p.ci, *ghost_rng.back()));
+        ASSERT_TRUE(ghosts.back()->initiate(p.now, "to-gw").ok());
+        for (auto& o : ghosts.back()->take_outputs()) {
+            if (auto* d = std::get_if<SendDatagram>(&o))
+                p.resp->receive(p.now, d->remote, d->local, d->data);
+        }
+    }
+    ASSERT_EQ(p.resp->half_open_count(), 2u);
+    p.resp->take_outputs();
+    // The next initiator is asked for a cookie, retries with it (same SPI
+    // and nonce, §2.6) and gets through: 6 messages instead of 4.
+    ASSERT_TRUE(p.init->initiate(p.now, "to-gw").ok());
+    p.run();
+    EXPECT_EQ(p.wire_log.size(), 6u);
+    EXPECT_EQ(p.resp->stats().cookies_sent, 1u);
+    ASSERT_EQ(p.resp->established().size(), 1u);
+    expect_mirrored(p.sa_i(), p.sa_r());
+    // The responder kept no state for the cookie-less request.
+    EXPECT_EQ(p.resp->ike_sa_count(), 3u);
+
+    // A forged or stale cookie is answered with a fresh one, never state.
+    auto m = wire::decode_message(p.wire_log[2].data);  // the retry with the cookie
+    ASSERT_TRUE(m.ok());
+    ASSERT_EQ(m->payloads.front().as<wire::NotifyPayload>()->type,
+              std::uint16_t(wire::NotifyType::COOKIE));
+    m->header.spi_i ^= 1;  // another SPI: the cookie does not match it
+    p.resp->receive(p.now, {kR, 500}, {kI, 500}, wire::encode_message(*m));
+    EXPECT_EQ(p.resp->stats().cookies_sent, 2u);
+    EXPECT_EQ(p.resp->ike_sa_count(), 3u);
+    // Secrets rotate; a member that imports them accepts the same cookies.
+    crypto::DeterministicRandom r2(11);
+    Engine other(p.cr, r2);
+    ASSERT_TRUE(other.import_cookie_secrets(p.resp->cookie_secrets()).ok());
+    EXPECT_EQ(other.cookie_secrets(), p.resp->cookie_secrets());
+}

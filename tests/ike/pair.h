@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <functional>
+#include <map>
 #include <memory>
 #include <vector>
 
@@ -59,6 +60,15 @@ struct Pair {
     std::function<bool(const SendDatagram&, bool from_initiator, int n)> pass =
         [](auto&, bool, int) { return true; };
     int sent = 0;
+    // The link model for datagrams that `pass` lets through: loss,
+    // duplication, and a delay with jitter (which reorders). All zero =
+    // instant, in-order delivery.
+    struct Link {
+        double loss = 0, duplicate = 0;
+        Duration delay{0}, jitter{0};
+    } link;
+    crypto::DeterministicRandom net{77};
+    std::multimap<Time, std::pair<SendDatagram, bool>> in_flight;  // by delivery time
 
     Pair(const char* ike_i = "aes256gcm16-prfsha256-x25519",
          const char* ike_r = "aes256gcm16-prfsha256-x25519", std::uint64_t seed_i = 1,
@@ -86,6 +96,7 @@ struct Pair {
     // Moves datagrams until both sides are quiet.
     void run() {
         for (int guard = 0; guard < 1000; ++guard) {
+            deliver_due();
             auto a = init->take_outputs();
             auto b = resp->take_outputs();
             if (a.empty() && b.empty()) return;
@@ -101,8 +112,35 @@ struct Pair {
             if (!d) continue;
             wire_log.push_back(*d);
             if (!pass(*d, from_i, sent++)) continue;
-            (from_i ? resp : init)->receive(now, d->remote, d->local, d->data);
+            if (link.loss == 0 && link.duplicate == 0 && link.delay.count() == 0 &&
+                link.jitter.count() == 0) {
+                deliver(*d, from_i);
+                continue;
+            }
+            if (chance(link.loss)) continue;
+            int copies = chance(link.duplicate) ? 2 : 1;
+            for (int c = 0; c < copies; ++c) {
+                Duration j{0};
+                if (link.jitter.count() > 0)
+                    j = Duration(Duration::rep(net.u64() % std::uint64_t(link.jitter.count())));
+                in_flight.emplace(now + link.delay + j, std::make_pair(*d, from_i));
+            }
         }
+    }
+    bool chance(double p) { return p > 0 && double(net.u32()) / 4294967296.0 < p; }
+    void deliver(const SendDatagram& d, bool from_i) {
+        (from_i ? resp : init)->receive(now, d.remote, d.local, d.data);
+    }
+    // Delivers what the link holds up to `now`; true if anything arrived.
+    bool deliver_due() {
+        bool any = false;
+        while (!in_flight.empty() && in_flight.begin()->first <= now) {
+            auto [d, from_i] = in_flight.begin()->second;
+            in_flight.erase(in_flight.begin());
+            deliver(d, from_i);
+            any = true;
+        }
+        return any;
     }
     // Advances virtual time to the next deadline of either engine.
     void tick() {
@@ -117,6 +155,7 @@ struct Pair {
         for (int guard = 0; guard < 1000000; ++guard) {
             run();
             Time next = std::min(init->next_deadline(), resp->next_deadline());
+            if (!in_flight.empty()) next = std::min(next, in_flight.begin()->first);
             if (next > until) {
                 now = until;
                 return;

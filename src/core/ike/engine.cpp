@@ -188,7 +188,9 @@ Engine::Engine(EngineConfig cfg, crypto::Random& rng, SpiAllocator* spis)
     : cfg_(std::move(cfg)),
       rng_(rng),
       own_spis_(spis ? nullptr : new RandomSpis(rng)),
-      spis_(spis ? spis : own_spis_.get()) {}
+      spis_(spis ? spis : own_spis_.get()),
+      cookies_(std::make_unique<CookieJar>(
+          rng, std::max<Duration>(cfg_.cookie_secret_lifetime, std::chrono::seconds(1)))) {}
 
 Engine::~Engine() = default;
 

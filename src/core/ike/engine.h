@@ -31,6 +31,7 @@
 #include "base/time.h"
 #include "crypto/random.h"
 #include "ike/config.h"
+#include "ike/cookie.h"
 #include "ike/state.h"
 #include "wire/message.h"
 
@@ -141,6 +142,10 @@ class Engine {
     const IkeSaState* find(const IkeSpis& spis) const;
     std::vector<IkeSpis> established() const;
     const EngineStats& stats() const { return stats_; }
+    // The §2.6 cookie secrets, so cluster members hand out and accept the
+    // same cookies (a retried IKE_SA_INIT may reach another member).
+    CookieSecrets cookie_secrets() const { return cookies_->export_secrets(); }
+    Status import_cookie_secrets(const CookieSecrets& s) { return cookies_->import_secrets(s); }
     const EngineConfig& config() const { return cfg_; }
 
     struct Sa;  // per-IKE-SA working state (engine_internal.h)
@@ -220,6 +225,7 @@ class Engine {
     std::vector<std::uint64_t> dirty_;  // SAs whose deadline may have moved
     // Established SAs by connection + peer identity, for INITIAL_CONTACT (§2.4).
     std::unordered_multimap<std::string, std::uint64_t> by_identity_;
+    std::unique_ptr<CookieJar> cookies_;
     Time invalid_spi_window_{};
     int invalid_spi_scans_ = 0;
 };

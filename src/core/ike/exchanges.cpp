@@ -289,6 +289,19 @@ void Engine::on_request(Time now, Sa& sa, BytesView, const wire::Message& m,
     msgids_advanced(sa);
     if (delete_ike) {
         ++stats_.deletes_received;
+        // §2.8.1: if both of us rekeyed this SA at once and the peer deletes
+        // it before our own rekey's response arrived, the peer is the node
+        // whose new SA survived (only the winner deletes the old SA). The
+        // children go to that SA instead of dying with this one.
+        for (const PeerRekey& r : sa.peer_rekeys) {
+            auto it = r.new_ike_spi ? sas_.find(r.new_ike_spi) : sas_.end();
+            if (it == sas_.end() || sa.rekeyed) continue;
+            ++stats_.ike_rekeys;
+            ++stats_.rekey_collisions;
+            move_children(now, sa, *it->second);
+            emit(Event{IkeSaRekeyed{sa.st.spis, it->second->st}});
+            sa.rekeyed = true;
+        }
         return remove(sa, sa.rekeyed ? DeleteReason::REPLACED : DeleteReason::DELETED_BY_PEER,
                       false);
     }

@@ -316,6 +316,23 @@ void Engine::on_init_request(Time now, const Endpoint& local, const Endpoint& re
     auto* kep = m->find(PayloadType::KE);
     auto* np = m->find(PayloadType::NONCE);
     if (!sap || !kep || !np) return reply_plain({wire::notify(NotifyType::INVALID_SYNTAX)});
+    // §2.6: above the threshold of half-open SAs, only an initiator that
+    // proves it receives at its address (by echoing our stateless cookie,
+    // as the first payload) gets state. Anyone else gets a fresh cookie.
+    if (half_open_responder_ >= cfg_.cookie_threshold) {
+        const Bytes& ni = np->as<wire::NoncePayload>()->nonce;
+        const wire::NotifyPayload* c =
+            m->payloads.empty() ? nullptr : m->payloads.front().as<wire::NotifyPayload>();
+        bool ok = c && c->type == std::uint16_t(NotifyType::COOKIE) &&
+                  cookies_->verify(now, c->data, ni, remote.addr, m->header.spi_i);
+        if (!ok) {
+            ++stats_.cookies_sent;
+            auto cookie =
+                wire::notify_cookie(cookies_->make(now, ni, remote.addr, m->header.spi_i));
+            if (!cookie) return drop();
+            return reply_plain({*cookie});
+        }
+    }
     // Which connection? The one whose local address matches where it arrived
     // (the identity is only known in IKE_AUTH, §2.15 notes the same).
     const ConnectionConfig* conn = nullptr;
