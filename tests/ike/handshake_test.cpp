@@ -316,3 +316,38 @@ TEST(HandshakeBehaviour, CookiesAboveTheHalfOpenThreshold) {
     ASSERT_TRUE(other.import_cookie_secrets(p.resp->cookie_secrets()).ok());
     EXPECT_EQ(other.cookie_secrets(), p.resp->cookie_secrets());
 }
+
+TEST(HandshakeBehaviour, InitiatorIgnoresMalformedResponsesInEachState) {
+    Pair p;
+    p.start();
+    int injected = 0;
+    p.pass = [&](const SendDatagram& d, bool from_i, int) {
+        if (from_i) return true;
+        // Before each genuine response: truncated, wrong message ID, flipped
+        // last octet (the ICV once encrypted), and a reflected copy of it.
+        Bytes cut(d.data.begin(), d.data.begin() + long(d.data.size() / 3));
+        Bytes wrong_id = d.data;
+        wrong_id[23] ^= 1;
+        Bytes flipped = d.data;
+        flipped.back() ^= 1;
+        Bytes reflected = d.data;
+        reflected[19] ^= wire::kFlagInitiator;  // claims the initiator's role
+        bool encrypted = d.data.size() > 16 && d.data[16] == std::uint8_t(wire::PayloadType::SK);
+        const Bytes* copies[] = {&cut, &wrong_id, &flipped, &reflected};
+        for (const Bytes* b : copies) {
+            // A changed IKE_SA_INIT response is unauthenticated: an initiator
+            // that gets it first takes it and then fails AUTH (RFC 7296 has
+            // no defence against an on-path injector here).
+            if (b == &flipped && !encrypted) continue;
+            p.init->receive(p.now, d.remote, d.local, *b);
+            ++injected;
+        }
+        return true;
+    };
+    ASSERT_TRUE(p.init->initiate(p.now, "to-gw").ok());
+    p.run();
+    EXPECT_EQ(injected, 7);
+    ASSERT_EQ(p.init->established().size(), 1u);
+    expect_mirrored(p.sa_i(), p.sa_r());
+    EXPECT_EQ(p.init->stats().dropped, 7u);
+}
