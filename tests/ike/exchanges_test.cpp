@@ -659,3 +659,48 @@ TEST(Chaos, LossyLinkWithRekeysAndCommandsConverges) {
     std::printf("chaos: %llu seeds, %d IKE rekeys, %d rekey collisions\n",
                 static_cast<unsigned long long>(seeds), rekeys, collisions);
 }
+
+TEST(Reconfigure, NewConfigForNewSasWhileEstablishedOnesCarryOn) {
+    Pair p;
+    IkeSpis spis = p.establish();
+    // A reload on the responder: the connection is renamed and its ESP
+    // proposals change; the old SA keeps working and rekeys with the
+    // settings it was set up with.
+    EngineConfig next = p.cr;
+    next.connections[0].name = "road-v2";
+    next.connections[0].children[0].esp_proposals =
+        *parse_proposals("aes128gcm16", ProposalKind::ESP);
+    ASSERT_TRUE(p.resp->reconfigure(next).ok());
+    EXPECT_EQ(p.resp->config().connections[0].name, "road-v2");
+    ASSERT_TRUE(p.init->rekey_child(p.now, spis, p.sa_i().children[0].spi_in).ok());
+    ASSERT_TRUE(p.init->rekey_ike(p.now, spis).ok());
+    p.run();
+    expect_consistent(p.sa_i(), p.sa_r());
+    EXPECT_EQ(p.sa_r().config_name, "road");
+    EXPECT_EQ(p.sa_r().children[0].encr, (EncrAlg{EncrId::AES_GCM_16, 256}));
+    // A new IKE SA gets the new configuration.
+    crypto::DeterministicRandom r2(3);
+    EngineConfig ci2 = p.ci;
+    ci2.connections[0].children[0].esp_proposals =
+        *parse_proposals("aes128gcm16", ProposalKind::ESP);
+    Engine second(ci2, r2);
+    ASSERT_TRUE(second.initiate(p.now, "to-gw").ok());
+    for (int i = 0; i < 10; ++i) {
+        for (auto& o : second.take_outputs())
+            if (auto* d = std::get_if<SendDatagram>(&o))
+                p.resp->receive(p.now, d->remote, d->local, d->data);
+        for (auto& o : p.resp->take_outputs())
+            if (auto* d = std::get_if<SendDatagram>(&o))
+                second.receive(p.now, d->remote, d->local, d->data);
+    }
+    ASSERT_EQ(second.established().size(), 1u);
+    const IkeSaState* fresh = p.resp->find(second.established().front());
+    ASSERT_NE(fresh, nullptr);
+    EXPECT_EQ(fresh->config_name, "road-v2");
+    EXPECT_EQ(fresh->children[0].encr, (EncrAlg{EncrId::AES_GCM_16, 128}));
+    // A broken reload changes nothing.
+    EngineConfig bad = next;
+    bad.connections.push_back(bad.connections[0]);
+    EXPECT_FALSE(p.resp->reconfigure(bad).ok());
+    EXPECT_EQ(p.resp->config().connections.size(), 1u);
+}

@@ -185,12 +185,12 @@ Message plain_message(const IkeSpis& spis, bool initiator, bool response, Exchan
 // ---- engine -----------------------------------------------------------------------
 
 Engine::Engine(EngineConfig cfg, crypto::Random& rng, SpiAllocator* spis)
-    : cfg_(std::move(cfg)),
+    : cfg_(std::make_shared<const EngineConfig>(std::move(cfg))),
       rng_(rng),
       own_spis_(spis ? nullptr : new RandomSpis(rng)),
       spis_(spis ? spis : own_spis_.get()),
       cookies_(std::make_unique<CookieJar>(
-          rng, std::max<Duration>(cfg_.cookie_secret_lifetime, std::chrono::seconds(1)))) {}
+          rng, std::max<Duration>(cfg_->cookie_secret_lifetime, std::chrono::seconds(1)))) {}
 
 Engine::~Engine() = default;
 
@@ -232,6 +232,29 @@ std::vector<IkeSpis> Engine::established() const {
     }
     std::sort(out.begin(), out.end());
     return out;
+}
+
+Status Engine::reconfigure(EngineConfig cfg) {
+    for (std::size_t i = 0; i < cfg.connections.size(); ++i) {
+        const ConnectionConfig& c = cfg.connections[i];
+        if (c.name.empty()) return Error{0, "connection without a name"};
+        for (std::size_t j = 0; j < i; ++j) {
+            if (cfg.connections[j].name == c.name)
+                return Error{0, "connection '" + c.name + "' is defined twice"};
+        }
+        for (std::size_t k = 0; k < c.children.size(); ++k) {
+            for (std::size_t l = 0; l < k; ++l) {
+                if (c.children[l].name == c.children[k].name)
+                    return Error{0, "connection '" + c.name + "': child '" + c.children[k].name +
+                                        "' is defined twice"};
+            }
+        }
+    }
+    // Each SA holds the configuration it was set up under, so swapping
+    // ours never leaves a dangling pointer in an SA, a queued task or a
+    // retransmission schedule.
+    cfg_ = std::make_shared<const EngineConfig>(std::move(cfg));
+    return Ok{};
 }
 
 // ---- timers -----------------------------------------------------------------------
@@ -391,7 +414,7 @@ void Engine::receive(Time now, const Endpoint& local, const Endpoint& remote, By
         if (!c || c->kind != wire::UdpEncapKind::IKE) return;  // keepalive or ESP: not ours
         dgram = c->payload;
     }
-    if (dgram.size() > cfg_.max_message_size) return drop();
+    if (dgram.size() > cfg_->max_message_size) return drop();
     auto h = wire::decode_header(dgram);
     if (!h || h->major_version != 2) return drop();
     if (h->exchange_type() == ExchangeType::IKE_SA_INIT && !h->is_response()) {

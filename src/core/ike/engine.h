@@ -146,7 +146,15 @@ class Engine {
     // same cookies (a retried IKE_SA_INIT may reach another member).
     CookieSecrets cookie_secrets() const { return cookies_->export_secrets(); }
     Status import_cookie_secrets(const CookieSecrets& s) { return cookies_->import_secrets(s); }
-    const EngineConfig& config() const { return cfg_; }
+    const EngineConfig& config() const { return *cfg_; }
+    // A configuration reload. New IKE SAs (either role) use `cfg` at once;
+    // established and half-open SAs keep the settings they were set up with
+    // (lifetimes, proposals for their rekeys, PSK, DPD) until they are
+    // replaced, as a gateway operator expects from a reload that must not
+    // drop tunnels. SAs of connections that `cfg` no longer has are left up:
+    // terminate them with delete_ike(). Errors (nothing changes): duplicate
+    // connection names, duplicate child names within a connection.
+    Status reconfigure(EngineConfig cfg);
 
     struct Sa;  // per-IKE-SA working state (engine_internal.h)
 
@@ -206,7 +214,7 @@ class Engine {
     void unindex_identity(Sa& sa);
     void reschedule();
 
-    EngineConfig cfg_;
+    std::shared_ptr<const EngineConfig> cfg_;
     crypto::Random& rng_;
     std::unique_ptr<SpiAllocator> own_spis_;
     SpiAllocator* spis_;

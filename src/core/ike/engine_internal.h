@@ -69,6 +69,9 @@ struct PeerRekey {
 // engine needs.
 struct Engine::Sa {
     IkeSaState st;
+    // The configuration this SA was set up under; `conn`, `child_cfg`, queued
+    // tasks and the retransmission schedule point into it (Engine::reconfigure).
+    std::shared_ptr<const EngineConfig> config;
     enum class Phase { INIT_SENT, INIT_DONE, AUTH_SENT, ESTABLISHED } phase = Phase::INIT_SENT;
     const ConnectionConfig* conn = nullptr;
     std::uint64_t our_spi = 0;
@@ -98,7 +101,8 @@ struct Engine::Sa {
     Time invalid_spi_sent{};       // rate limit for INVALID_SPI notifies
     Time scheduled = Time::max();  // this SA's key in Engine::timers_
 
-    explicit Sa(const RetransmitConfig& rc) : rt(rc) {}
+    explicit Sa(std::shared_ptr<const EngineConfig> c)
+        : config(std::move(c)), rt(config->retransmit) {}
     bool half_open() const { return phase != Phase::ESTABLISHED; }
     ChildSaState* child_by_in(std::uint32_t spi_in) {
         for (auto& c : st.children) {

@@ -779,7 +779,7 @@ Engine::Sa* Engine::adopt_ike_rekey(Time now, Sa& old, const IkeSuite& suite, st
     auto keys = crypto::derive_ike_keys_rekey(ike_cipher_suite(suite), old.st.suite.prf,
                                               old.st.keys.sk_d, secret, ni, nr, spi_i, spi_r);
     if (!keys) return nullptr;
-    auto n = std::make_unique<Sa>(cfg_.retransmit);
+    auto n = std::make_unique<Sa>(old.config);
     n->conn = old.conn;
     n->our_spi = ours;
     n->phase = Sa::Phase::ESTABLISHED;

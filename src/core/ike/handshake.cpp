@@ -18,7 +18,7 @@ using wire::PayloadType;
 
 Result<IkeSpis> Engine::initiate(Time now, std::string_view name) {
     const ConnectionConfig* conn = nullptr;
-    for (const auto& c : cfg_.connections) {
+    for (const auto& c : cfg_->connections) {
         if (c.name == name) conn = &c;
     }
     if (!conn) return Error{0, "no connection named '" + std::string(name) + "'"};
@@ -27,7 +27,7 @@ Result<IkeSpis> Engine::initiate(Time now, std::string_view name) {
     if (conn->local_addrs.empty())
         return Error{0, "connection '" + conn->name + "' has no local address"};
     if (conn->children.empty()) return Error{0, "connection '" + conn->name + "' has no child"};
-    auto sa = std::make_unique<Sa>(cfg_.retransmit);
+    auto sa = std::make_unique<Sa>(cfg_);
     sa->conn = conn;
     sa->child_cfg = &conn->children.front();
     sa->st.initiator = true;
@@ -39,7 +39,7 @@ Result<IkeSpis> Engine::initiate(Time now, std::string_view name) {
     sa->st.spis.spi_i = sa->our_spi;
     sa->group = conn->ike_proposals.front().dh.front();
     sa->ni = rng_.bytes(kNonceSize);
-    sa->half_open_deadline = now + cfg_.half_open_timeout;
+    sa->half_open_deadline = now + cfg_->half_open_timeout;
     Sa& ref = *sa;
     sas_[sa->our_spi] = std::move(sa);
     IkeSpis spis = ref.st.spis;
@@ -196,7 +196,7 @@ void Engine::send_auth_request(Time now, Sa& sa) {
     in.push_back(make_payload(PayloadType::TSr, to_wire_ts(sa.child_cfg->remote_ts)));
     if (sa.child_cfg->mode == IpsecMode::TRANSPORT)
         in.push_back(wire::notify(NotifyType::USE_TRANSPORT_MODE));
-    announce_ha(cfg_, in);
+    announce_ha(*cfg_, in);
     sa.phase = Sa::Phase::AUTH_SENT;
     send_request(now, sa, seal_message(sa, ExchangeType::IKE_AUTH, false, 1, in, rng_));
 }
@@ -298,8 +298,8 @@ void Engine::on_init_request(Time now, const Endpoint& local, const Endpoint& re
     // Bounded responder state (DoS): a hard limit on half-open SAs, overall and per peer.
     auto peer_it = half_open_per_peer_.find(remote.addr);
     std::size_t per_peer = peer_it == half_open_per_peer_.end() ? 0 : peer_it->second;
-    if (half_open_responder_ >= cfg_.half_open_limit || per_peer >= cfg_.half_open_per_peer ||
-        sas_.size() >= cfg_.max_ike_sas) {
+    if (half_open_responder_ >= cfg_->half_open_limit || per_peer >= cfg_->half_open_per_peer ||
+        sas_.size() >= cfg_->max_ike_sas) {
         return drop();
     }
     auto reply_plain = [&](std::vector<Payload> ps) {
@@ -319,7 +319,7 @@ void Engine::on_init_request(Time now, const Endpoint& local, const Endpoint& re
     // §2.6: above the threshold of half-open SAs, only an initiator that
     // proves it receives at its address (by echoing our stateless cookie,
     // as the first payload) gets state. Anyone else gets a fresh cookie.
-    if (half_open_responder_ >= cfg_.cookie_threshold) {
+    if (half_open_responder_ >= cfg_->cookie_threshold) {
         const Bytes& ni = np->as<wire::NoncePayload>()->nonce;
         const wire::NotifyPayload* c =
             m->payloads.empty() ? nullptr : m->payloads.front().as<wire::NotifyPayload>();
@@ -336,7 +336,7 @@ void Engine::on_init_request(Time now, const Endpoint& local, const Endpoint& re
     // Which connection? The one whose local address matches where it arrived
     // (the identity is only known in IKE_AUTH, §2.15 notes the same).
     const ConnectionConfig* conn = nullptr;
-    for (const auto& c : cfg_.connections) {
+    for (const auto& c : cfg_->connections) {
         bool addr_ok = c.local_addrs.empty() ||
                        std::find(c.local_addrs.begin(), c.local_addrs.end(), local.addr) !=
                            c.local_addrs.end();
@@ -362,7 +362,7 @@ void Engine::on_init_request(Time now, const Endpoint& local, const Endpoint& re
     if (!secret)
         return reply_plain({wire::notify(NotifyType::INVALID_SYNTAX)});  // RFC 6989 check failed
 
-    auto sa = std::make_unique<Sa>(cfg_.retransmit);
+    auto sa = std::make_unique<Sa>(cfg_);
     sa->conn = conn;
     sa->st.initiator = false;
     sa->st.config_name = conn->name;
@@ -377,7 +377,7 @@ void Engine::on_init_request(Time now, const Endpoint& local, const Endpoint& re
     sa->ni = np->as<wire::NoncePayload>()->nonce;
     sa->nr = rng_.bytes(kNonceSize);
     sa->init_request = to_bytes(dgram);
-    sa->half_open_deadline = now + cfg_.half_open_timeout;
+    sa->half_open_deadline = now + cfg_->half_open_timeout;
     record_capabilities(sa->st.peer, m->payloads);
     auto keys = crypto::derive_ike_keys(ike_cipher_suite(sa->st.suite), *secret, sa->ni, sa->nr,
                                         sa->st.spis.spi_i, sa->st.spis.spi_r);
@@ -455,7 +455,8 @@ void Engine::on_auth_request(Time now, Sa& sa, const Endpoint& local, const Endp
     Identity peer{IdType(idb.id_type), idb.data};
     // Pick the connection by the identity the peer claims; verify with its PSK.
     const ConnectionConfig* conn = nullptr;
-    for (const auto& c : cfg_.connections) {
+    // (From the configuration this SA started under, see Engine::reconfigure.)
+    for (const auto& c : sa.config->connections) {
         if (!c.remote_id || *c.remote_id == peer) {
             bool addr_ok =
                 c.local_addrs.empty() || std::find(c.local_addrs.begin(), c.local_addrs.end(),
@@ -538,7 +539,7 @@ void Engine::on_auth_request(Time now, Sa& sa, const Endpoint& local, const Endp
         }
         if (child_error) r.push_back(wire::notify(*child_error));
     }
-    announce_ha(cfg_, r);
+    announce_ha(*cfg_, r);
     sa.st.msgids.next_request_in = 2;
     send_response(now, sa, 1, seal_message(sa, ExchangeType::IKE_AUTH, true, 1, r, rng_));
     established(now, sa);
