@@ -1,0 +1,49 @@
+// Routes, addresses and link state through rtnetlink (libmnl). The daemon
+// routes the remote traffic selectors of each Child SA into its TUN device
+// and removes the routes with the SA; the cluster adds and removes the
+// virtual IP. Every call is synchronous: it waits for the kernel's ACK and
+// returns its error, so a failure is reported where it happened.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "base/net.h"
+#include "base/result.h"
+#include "net/prefixes.h"
+
+struct mnl_socket;
+
+namespace ikecluster::net {
+
+class Netlink {
+  public:
+    // Opens and binds a NETLINK_ROUTE socket. Errors: no permission, etc.
+    static Result<Netlink> open();
+    Netlink(Netlink&&) noexcept;
+    Netlink& operator=(Netlink&&) noexcept;
+    ~Netlink();
+
+    // Interface index by name. Error when there is no such interface.
+    static Result<int> ifindex(const std::string& name);
+
+    Status link_up(int ifindex, std::uint32_t mtu = 0);  // mtu 0: leave as is
+    // Adds (replaces if present) or deletes a route to `dst` via `ifindex`,
+    // optionally with a preferred source address. Deleting a route that is
+    // not there is an error the caller may ignore.
+    Status add_route(const Prefix& dst, int ifindex, const IpAddress* src = nullptr,
+                     std::uint32_t table = 254 /* main */, std::uint32_t metric = 0);
+    Status del_route(const Prefix& dst, int ifindex, std::uint32_t table = 254,
+                     std::uint32_t metric = 0);
+    Status add_address(int ifindex, const Prefix& addr);
+    Status del_address(int ifindex, const Prefix& addr);
+
+  private:
+    explicit Netlink(mnl_socket* s);
+    Status request(void* nlh);
+    mnl_socket* sock_ = nullptr;
+    std::uint32_t portid_ = 0;
+    std::uint32_t seq_ = 1;
+};
+
+}  // namespace ikecluster::net
