@@ -204,8 +204,17 @@ Result<std::size_t> BatchSocket::receive(PacketRing& ring, std::size_t max) {
 
 Result<std::size_t> BatchSocket::send(PacketRing& ring, std::size_t first, std::size_t n) {
     n = std::min({n, ring.size() - std::min(first, ring.size()), msgs_.size()});
+    std::array<std::uint32_t, kMaxBatch> idx;
+    for (std::size_t i = 0; i < n; ++i)
+        idx[i] = std::uint32_t(first + i);
+    return send(ring, std::span<const std::uint32_t>(idx.data(), n));
+}
+
+Result<std::size_t> BatchSocket::send(PacketRing& ring, std::span<const std::uint32_t> slots) {
+    std::size_t n = std::min(slots.size(), msgs_.size());
     for (std::size_t i = 0; i < n; ++i) {
-        Packet& p = ring[first + i];
+        if (slots[i] >= ring.size()) return Error{0, "send: slot out of range"};
+        Packet& p = ring[slots[i]];
         iovs_[i] = iovec{p.data, p.len};
         msghdr& h = msgs_[i].msg_hdr;
         h = msghdr{};

@@ -66,6 +66,8 @@ class BatchSocket {
     // Sends ring slots [first, first + n); returns how many the kernel took
     // (the rest may be retried or dropped by the caller).
     Result<std::size_t> send(PacketRing& ring, std::size_t first, std::size_t n);
+    // Sends the ring slots named by `slots` (in that order, at most 256).
+    Result<std::size_t> send(PacketRing& ring, std::span<const std::uint32_t> slots);
 
   private:
     BatchSocket(int fd, bool v6, bool raw, std::size_t batch);

@@ -1,0 +1,425 @@
+#include "dataplane/dataplane.h"
+
+#include <poll.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <array>
+#include <cerrno>
+#include <cstring>
+#include <unordered_map>
+
+#include "base/buffer.h"
+#include "esp/esp_sa.h"
+#include "net/batch.h"
+#include "net/netlink.h"
+#include "net/prefixes.h"
+#include "net/tun.h"
+#include "policy/spd.h"
+#include "wire/esp.h"
+
+namespace ikecluster::dp {
+
+namespace {
+
+constexpr std::size_t kBatch = 64;
+constexpr std::size_t kBufferSize = 2048 + 128;  // MTU-sized packets plus headers and trailers
+constexpr std::size_t kRingHeadroom = 64;        // >= esp::kHeadroom
+
+struct OutEntry {
+    esp::OutboundSa sa;
+    Endpoint local, remote;
+    bool encap = false;
+};
+
+struct InEntry {
+    esp::InboundSa sa;
+    ike::TsList ts_local, ts_remote;
+    ike::IkeSpis ike;
+    std::uint32_t spi_out = 0;
+    std::uint64_t seen_epoch = 0;
+};
+
+struct Sock {
+    net::BatchSocket s;
+    bool udp = false;
+    IpAddress bound;  // UDP: the address bound (0.0.0.0 / :: for any)
+};
+
+}  // namespace
+
+struct DataPlane::Impl {
+    DataPlaneConfig cfg;
+    IkeHandler on_ike;
+    net::Tun tun;
+    std::optional<net::Netlink> nl;
+    std::vector<Sock> socks;
+    int wake_fd = -1;
+    std::atomic<bool> stopping{false};
+    std::thread thread;
+
+    // Everything below `mu` is shared between the packet thread (which holds
+    // it while it works on one batch) and the IKE thread's calls.
+    mutable std::mutex mu;
+    std::unordered_map<std::uint32_t, InEntry> ins;    // by our inbound SPI
+    std::unordered_map<std::uint32_t, OutEntry> outs;  // by our inbound SPI (the child's id)
+    std::vector<policy::SpdEntry> spd_entries;
+    policy::Spd spd;
+    bool spd_dirty = false;
+    std::uint32_t install_seq = 0;
+    std::uint64_t epoch = 1;
+    std::vector<Activity> activity;
+    DataPlaneStats st;
+
+    // Routes are shared by the SAs that cover a prefix (a rekey installs the
+    // same selectors again); counted so the last one removes the route.
+    std::mutex route_mu;
+    std::map<std::string, std::pair<net::Prefix, int>> routes;
+
+    net::PacketRing rx{kBatch, kBufferSize, kRingHeadroom};
+
+    Impl(const DataPlaneConfig& c, IkeHandler h, net::Tun t)
+        : cfg(c), on_ike(std::move(h)), tun(std::move(t)) {}
+    ~Impl() {
+        if (wake_fd >= 0) ::close(wake_fd);
+    }
+
+    void run();
+    void from_tun();
+    void from_sock(Sock& s);
+    void deliver(net::Packet& p, bool udp);
+    Sock* udp_for(const IpAddress& local);
+    Sock* raw_for(bool v6);
+    void routes_add(const ike::TsList& remote);
+    void routes_del(const ike::TsList& remote);
+};
+
+DataPlane::DataPlane(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+
+DataPlane::~DataPlane() {
+    if (!impl_) return;
+    impl_->stopping = true;
+    std::uint64_t one = 1;
+    [[maybe_unused]] auto w = ::write(impl_->wake_fd, &one, sizeof one);
+    if (impl_->thread.joinable()) impl_->thread.join();
+    // Routes go with the TUN device when it closes; nothing else to undo.
+}
+
+Result<std::unique_ptr<DataPlane>> DataPlane::start(const DataPlaneConfig& cfg, IkeHandler on_ike) {
+    auto tun = net::Tun::open({cfg.tun_name, 1, false, true});
+    if (!tun) return tun.error();
+    auto impl = std::make_unique<Impl>(cfg, std::move(on_ike), std::move(*tun));
+    auto nl = net::Netlink::open();
+    if (!nl) return nl.error();
+    if (auto up = nl->link_up(impl->tun.ifindex(), cfg.mtu); !up) return up.error();
+    impl->nl.emplace(std::move(*nl));
+    std::vector<IpAddress> listen = cfg.listen;
+    if (listen.empty()) listen = {IpAddress{}, *IpAddress::parse("::")};
+    for (const IpAddress& a : listen) {
+        auto s = net::BatchSocket::udp({a, cfg.natt_port});
+        if (!s) return s.error();
+        impl->socks.push_back(Sock{std::move(*s), true, a});
+    }
+    if (cfg.raw_esp) {
+        for (bool v6 : {false, true}) {
+            auto s = net::BatchSocket::raw_esp(v6);
+            if (!s) return s.error();
+            impl->socks.push_back(Sock{std::move(*s), false, IpAddress{}});
+        }
+    }
+    impl->wake_fd = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (impl->wake_fd < 0) return Error{0, std::string("eventfd: ") + std::strerror(errno)};
+    Impl* raw = impl.get();
+    impl->thread = std::thread([raw] { raw->run(); });
+    return std::unique_ptr<DataPlane>(new DataPlane(std::move(impl)));
+}
+
+const std::string& DataPlane::tun_name() const {
+    return impl_->tun.name();
+}
+
+// ---- commands (IKE thread) ------------------------------------------------------------
+
+void DataPlane::Impl::routes_add(const ike::TsList& remote) {
+    if (!cfg.manage_routes) return;
+    std::lock_guard lock(route_mu);
+    for (const ike::TrafficSelector& t : remote) {
+        for (const net::Prefix& p : net::range_to_prefixes(t.start, t.end)) {
+            auto& slot = routes[p.to_string()];
+            if (slot.second++ == 0) {
+                slot.first = p;
+                (void)nl->add_route(p, tun.ifindex());
+            }
+        }
+    }
+}
+
+void DataPlane::Impl::routes_del(const ike::TsList& remote) {
+    if (!cfg.manage_routes) return;
+    std::lock_guard lock(route_mu);
+    for (const ike::TrafficSelector& t : remote) {
+        for (const net::Prefix& p : net::range_to_prefixes(t.start, t.end)) {
+            auto it = routes.find(p.to_string());
+            if (it == routes.end()) continue;
+            if (--it->second.second == 0) {
+                (void)nl->del_route(p, tun.ifindex());
+                routes.erase(it);
+            }
+        }
+    }
+}
+
+Status DataPlane::install(const ike::InstallChildSa& c) {
+    esp::SaOptions opts;
+    opts.replay_window = impl_->cfg.replay_window;
+    // Key setup happens here, on the caller's thread, not on the packet path.
+    auto out = esp::OutboundSa::create(c.child, opts);
+    if (!out) return out.error();
+    auto in = esp::InboundSa::create(c.child, opts);
+    if (!in) return in.error();
+    if (c.child.mode != ike::IpsecMode::TUNNEL)
+        return Error{0, "transport mode is not supported by the userspace data plane yet"};
+    impl_->routes_add(c.child.ts_remote);
+    Endpoint remote = c.remote;
+    if (!c.encap) remote.port = 0;
+    std::lock_guard lock(impl_->mu);
+    impl_->outs.insert_or_assign(c.child.spi_in,
+                                 OutEntry{std::move(*out), c.local, remote, c.encap});
+    impl_->ins.insert_or_assign(
+        c.child.spi_in,
+        InEntry{std::move(*in), c.child.ts_local, c.child.ts_remote, c.ike, c.child.spi_out, 0});
+    // The newest SA for the same selectors wins (after a rekey traffic moves
+    // to the new SA at once, RFC 7296 §2.8): lower priority value first.
+    impl_->spd_entries.push_back(policy::SpdEntry{
+        c.child.ts_local, c.child.ts_remote, c.child.spi_in, 0xffffffffu - ++impl_->install_seq});
+    impl_->spd_dirty = true;
+    ++impl_->st.installed;
+    return Ok{};
+}
+
+void DataPlane::remove(const ike::RemoveChildSa& r) {
+    ike::TsList remote;
+    {
+        std::lock_guard lock(impl_->mu);
+        auto it = impl_->ins.find(r.spi_in);
+        if (it == impl_->ins.end()) return;
+        remote = it->second.ts_remote;
+        impl_->ins.erase(it);
+        impl_->outs.erase(r.spi_in);
+        std::erase_if(impl_->spd_entries,
+                      [&](const policy::SpdEntry& e) { return e.id == r.spi_in; });
+        impl_->spd_dirty = true;
+        ++impl_->st.removed;
+    }
+    impl_->routes_del(remote);
+}
+
+Status DataPlane::send_udp(const Endpoint& local, const Endpoint& remote, BytesView data) {
+    Sock* s = impl_->udp_for(local.addr);
+    if (!s) return Error{0, "no NAT-T socket for " + local.to_string()};
+    sockaddr_storage to;
+    socklen_t len = net::to_sockaddr(remote, to);
+    // sendto on a UDP socket is safe next to the packet thread's sendmmsg.
+    // The source address follows from the socket's binding or the route; a
+    // socket bound to "any" answers from the address routing picks, which
+    // for a gateway is the one the peer reached.
+    ssize_t n =
+        ::sendto(s->s.fd(), data.data(), data.size(), 0, reinterpret_cast<sockaddr*>(&to), len);
+    if (n < 0) return Error{0, std::string("sendto: ") + std::strerror(errno)};
+    return Ok{};
+}
+
+DataPlaneStats DataPlane::stats() const {
+    std::lock_guard lock(impl_->mu);
+    return impl_->st;
+}
+
+std::vector<Activity> DataPlane::take_activity() {
+    std::lock_guard lock(impl_->mu);
+    ++impl_->epoch;
+    return std::exchange(impl_->activity, {});
+}
+
+std::optional<DataPlane::Counters> DataPlane::counters(std::uint32_t spi_in) const {
+    std::lock_guard lock(impl_->mu);
+    auto i = impl_->ins.find(spi_in);
+    auto o = impl_->outs.find(spi_in);
+    if (i == impl_->ins.end() || o == impl_->outs.end()) return std::nullopt;
+    return Counters{o->second.sa.next_seq(), i->second.sa.window().highest()};
+}
+
+// ---- packet thread --------------------------------------------------------------------
+
+Sock* DataPlane::Impl::udp_for(const IpAddress& local) {
+    Sock* any = nullptr;
+    for (Sock& s : socks) {
+        if (!s.udp || s.bound.is_v6() != local.is_v6()) continue;
+        if (s.bound == local) return &s;
+        if (s.bound == IpAddress{} || s.bound == *IpAddress::parse("::")) any = &s;
+    }
+    return any;
+}
+
+Sock* DataPlane::Impl::raw_for(bool v6) {
+    for (Sock& s : socks) {
+        if (!s.udp && s.s.v6() == v6) return &s;
+    }
+    return nullptr;
+}
+
+void DataPlane::Impl::run() {
+    std::vector<pollfd> fds;
+    fds.push_back({wake_fd, POLLIN, 0});
+    fds.push_back({tun.fd(), POLLIN, 0});
+    for (Sock& s : socks)
+        fds.push_back({s.s.fd(), POLLIN, 0});
+    while (!stopping) {
+        int n = ::poll(fds.data(), fds.size(), 200);
+        if (n < 0 && errno != EINTR) break;
+        if (fds[0].revents) {
+            std::uint64_t v;
+            [[maybe_unused]] auto r = ::read(wake_fd, &v, sizeof v);
+        }
+        std::lock_guard lock(mu);
+        if (spd_dirty) {
+            spd = policy::Spd(spd_entries);
+            spd_dirty = false;
+        }
+        if (fds[1].revents & POLLIN) from_tun();
+        for (std::size_t i = 0; i < socks.size(); ++i) {
+            if (fds[i + 2].revents & POLLIN) from_sock(socks[i]);
+        }
+    }
+}
+
+void DataPlane::Impl::from_tun() {
+    std::array<std::uint32_t, kBatch> udp_slots{}, raw4{}, raw6{};
+    std::size_t nu = 0, n4 = 0, n6 = 0;
+    Sock* udp_sock = nullptr;
+    std::size_t got = 0;
+    for (; got < kBatch; ++got) {
+        rx.reset(got);
+        net::Packet& p = rx[got];
+        auto r = tun.read(std::span<std::uint8_t>(p.data, p.tailroom - esp::kTailroom));
+        if (!r || *r == 0) break;
+        p.len = *r;
+    }
+    st.tun_packets += got;
+    for (std::size_t i = 0; i < got; ++i) {
+        net::Packet& p = rx[i];
+        auto key = policy::packet_key(std::span<const std::uint8_t>(p.data, p.len));
+        const policy::SpdEntry* e = key ? spd.lookup_outbound(*key) : nullptr;
+        auto it = e ? outs.find(std::uint32_t(e->id)) : outs.end();
+        if (it == outs.end()) {
+            ++st.no_policy;
+            continue;
+        }
+        OutEntry& o = it->second;
+        std::span<std::uint8_t> buf(p.data - esp::kHeadroom, esp::kHeadroom + p.tailroom);
+        auto sealed = o.sa.seal(buf, p.len);
+        if (!sealed) {
+            ++st.send_errors;
+            continue;
+        }
+        p.data = sealed->data();
+        p.len = sealed->size();
+        p.peer = o.remote;
+        p.local = o.local.addr;
+        p.has_local = true;
+        if (o.encap) {
+            // One UDP socket per batch in practice (a gateway usually has one
+            // address per family); a packet for another one is sent alone.
+            Sock* s = udp_for(o.local.addr);
+            if (!s) {
+                ++st.send_errors;
+                continue;
+            }
+            if (udp_sock && s != udp_sock) {
+                std::uint32_t one = std::uint32_t(i);
+                if (!s->s.send(rx, std::span<const std::uint32_t>(&one, 1)))
+                    ++st.send_errors;
+                else
+                    ++st.esp_sent;
+                continue;
+            }
+            udp_sock = s;
+            udp_slots[nu++] = std::uint32_t(i);
+        } else if (o.remote.addr.is_v6()) {
+            raw6[n6++] = std::uint32_t(i);
+        } else {
+            raw4[n4++] = std::uint32_t(i);
+        }
+    }
+    auto flush = [&](Sock* s, const std::array<std::uint32_t, kBatch>& slots, std::size_t n) {
+        if (!s || n == 0) {
+            st.send_errors += n;
+            return;
+        }
+        auto r = s->s.send(rx, std::span<const std::uint32_t>(slots.data(), n));
+        std::size_t sent = r ? *r : 0;
+        st.esp_sent += sent;
+        st.send_errors += n - sent;
+    };
+    if (nu) flush(udp_sock, udp_slots, nu);
+    if (n4) flush(raw_for(false), raw4, n4);
+    if (n6) flush(raw_for(true), raw6, n6);
+}
+
+void DataPlane::Impl::from_sock(Sock& s) {
+    auto got = s.s.receive(rx, kBatch);
+    if (!got) return;
+    for (std::size_t i = 0; i < *got; ++i) {
+        net::Packet& p = rx[i];
+        if (p.len == 0) continue;
+        if (s.udp) {
+            auto c = wire::classify_udp_encap(BytesView(p.data, p.len));
+            if (!c || c->kind == wire::UdpEncapKind::NAT_KEEPALIVE) continue;
+            if (c->kind == wire::UdpEncapKind::IKE) {
+                ++st.ike_on_natt;
+                Endpoint local{p.has_local ? p.local : s.bound, cfg.natt_port};
+                on_ike(local, p.peer, Bytes(c->payload.begin(), c->payload.end()));
+                continue;
+            }
+        }
+        deliver(p, s.udp);
+    }
+}
+
+void DataPlane::Impl::deliver(net::Packet& p, bool) {
+    ++st.esp_received;
+    if (p.len < wire::kEspHeaderSize) {
+        ++st.rejected;
+        return;
+    }
+    std::uint32_t spi = load_be32(p.data);
+    auto it = ins.find(spi);
+    if (it == ins.end()) {
+        ++st.unknown_spi;
+        return;
+    }
+    InEntry& e = it->second;
+    auto opened = e.sa.open(std::span<std::uint8_t>(p.data, p.len));
+    if (!opened) {
+        ++st.rejected;
+        return;
+    }
+    if (opened->next_header == esp::kNextHeaderDummy) return;  // RFC 4303 §2.6
+    // RFC 4301 §5.2: the inner packet must be one this SA may carry.
+    auto key = policy::packet_key(opened->payload);
+    if (!key || !policy::within(e.ts_remote, e.ts_local, *key)) {
+        ++st.selector_mismatch;
+        return;
+    }
+    if (!tun.write(opened->payload)) {
+        ++st.send_errors;
+        return;
+    }
+    ++st.delivered;
+    if (e.seen_epoch != epoch) {
+        e.seen_epoch = epoch;
+        activity.push_back(Activity{e.ike});
+    }
+}
+
+}  // namespace ikecluster::dp

@@ -1,0 +1,100 @@
+// The gateway's userspace ESP data plane on Linux: a packet thread, apart
+// from the IKE thread, that moves packets between the TUN device and the
+// peers (ESP-in-UDP on the NAT-T port, RFC 3948, or raw ESP, IP protocol 50).
+//
+//   TUN --> SPD lookup (policy::Spd) --> OutboundSa::seal --> UDP 4500 / raw ESP
+//   UDP 4500 / raw ESP --> SPI --> InboundSa::open --> selector check --> TUN
+//
+// The packet thread owns every SA object, the SPD and the sockets' receive
+// side; nothing on the fast path takes a lock or allocates. The IKE thread
+// talks to it through install()/remove(), which queue commands and wake the
+// thread (eventfd), and routes are set synchronously by the caller through
+// rtnetlink. IKE messages that arrive on the NAT-T port are handed back to
+// the IKE side through a callback; the IKE side sends on that port with
+// send_udp().
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "base/net.h"
+#include "base/result.h"
+#include "ike/engine.h"
+
+namespace ikecluster::dp {
+
+struct DataPlaneConfig {
+    std::string tun_name = "ikec0";
+    std::uint32_t mtu = 1400;
+    std::size_t replay_window = 1024;  // packets, per inbound SA (RFC 6479 window)
+    bool manage_routes = true;         // route remote selectors into the TUN device
+    std::vector<IpAddress> listen;     // addresses for the NAT-T sockets (empty: any)
+    std::uint16_t natt_port = 4500;
+    bool raw_esp = true;  // open raw ESP sockets (needs CAP_NET_RAW)
+};
+
+struct DataPlaneStats {
+    std::uint64_t tun_packets = 0;        // read from TUN
+    std::uint64_t esp_sent = 0;           // ESP packets out
+    std::uint64_t esp_received = 0;       // ESP packets in (UDP or raw)
+    std::uint64_t delivered = 0;          // inner packets written to TUN
+    std::uint64_t no_policy = 0;          // TUN packets no Child SA covers
+    std::uint64_t unknown_spi = 0;        // ESP on an SPI we do not have
+    std::uint64_t rejected = 0;           // failed ICV, replay, malformed
+    std::uint64_t selector_mismatch = 0;  // decrypted packet outside the SA's selectors
+    std::uint64_t ike_on_natt = 0;        // IKE messages handed to the IKE side
+    std::uint64_t send_errors = 0;
+    std::uint64_t installed = 0, removed = 0;
+};
+
+// What the packet thread saw per IKE SA since the last take_activity():
+// authentic inbound ESP proves the peer is alive (Engine::note_inbound_traffic).
+struct Activity {
+    ike::IkeSpis ike;
+};
+
+class DataPlane {
+  public:
+    using IkeHandler =
+        std::function<void(const Endpoint& local, const Endpoint& remote, Bytes datagram)>;
+
+    // Opens the TUN device and the sockets and starts the packet thread.
+    // `on_ike` runs on the packet thread for each IKE datagram on the NAT-T
+    // port (without the non-ESP marker); it must hand it over quickly.
+    static Result<std::unique_ptr<DataPlane>> start(const DataPlaneConfig& cfg, IkeHandler on_ike);
+    ~DataPlane();
+
+    // Thread-safe. Errors from building the SA objects (unsupported suite,
+    // bad keys) or from route setup are returned; the SA is then not used.
+    Status install(const ike::InstallChildSa& c);
+    void remove(const ike::RemoveChildSa& r);
+    // Sends one UDP datagram from the NAT-T socket bound to `local` (IKE on
+    // port 4500 and NAT keepalives). Thread-safe.
+    Status send_udp(const Endpoint& local, const Endpoint& remote, BytesView data);
+
+    DataPlaneStats stats() const;
+    std::vector<Activity> take_activity();
+    const std::string& tun_name() const;
+    // Inbound replay high-water mark and outbound next sequence number of a
+    // Child SA (by our inbound SPI), for checkpoints; nullopt when unknown.
+    struct Counters {
+        std::uint64_t out_next_seq = 0;
+        std::uint64_t in_highest = 0;
+    };
+    std::optional<Counters> counters(std::uint32_t spi_in) const;
+
+    struct Impl;
+
+  private:
+    explicit DataPlane(std::unique_ptr<Impl> impl);
+    std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace ikecluster::dp

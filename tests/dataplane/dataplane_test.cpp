@@ -1,0 +1,197 @@
+// Two data planes in one process, each in a network namespace of its own
+// (created here with ip(8), joined by a veth pair, removed at the end), with
+// a mirrored Child SA: UDP datagrams between addresses behind them cross as
+// ESP, over UDP 4500 and over raw ESP. Root only; skipped otherwise.
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sched.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <array>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+
+#include "dataplane/dataplane.h"
+#include "net/batch.h"
+
+using namespace ikecluster;
+using namespace ikecluster::dp;
+
+namespace {
+
+IpAddress ip(const char* s) {
+    return *IpAddress::parse(s);
+}
+
+int sh(const std::string& cmd) {
+    return std::system((cmd + " >/dev/null 2>&1").c_str());
+}
+
+class NsLab : public ::testing::Test {
+  public:
+    std::string a, b;
+    int home = -1;
+
+    void SetUp() override {
+        if (geteuid() != 0) GTEST_SKIP() << "needs root";
+        std::string tag = std::to_string(getpid());
+        a = "ikdpA-" + tag;
+        b = "ikdpB-" + tag;
+        home = ::open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
+        ASSERT_EQ(sh("ip netns add " + a), 0);
+        ASSERT_EQ(sh("ip netns add " + b), 0);
+        ASSERT_EQ(sh("ip link add dpa netns " + a + " type veth peer name dpb netns " + b), 0);
+        sh("ip -n " + a + " link set lo up");
+        sh("ip -n " + b + " link set lo up");
+        sh("ip -n " + a + " addr add 198.51.100.1/24 dev dpa");
+        sh("ip -n " + b + " addr add 198.51.100.2/24 dev dpb");
+        sh("ip -n " + a + " link set dpa up");
+        sh("ip -n " + b + " link set dpb up");
+        // The protected networks, as local addresses behind each gateway.
+        sh("ip -n " + a + " addr add 10.1.0.1/32 dev lo");
+        sh("ip -n " + b + " addr add 10.2.0.5/32 dev lo");
+    }
+    void TearDown() override {
+        if (home >= 0) {
+            setns(home, CLONE_NEWNET);
+            ::close(home);
+        }
+        if (!a.empty()) sh("ip netns del " + a);
+        if (!b.empty()) sh("ip netns del " + b);
+    }
+    void enter(const std::string& ns) {
+        int fd = ::open(("/var/run/netns/" + ns).c_str(), O_RDONLY | O_CLOEXEC);
+        ASSERT_GE(fd, 0);
+        ASSERT_EQ(setns(fd, CLONE_NEWNET), 0);
+        ::close(fd);
+    }
+};
+
+ike::ChildSaState child(std::uint32_t in, std::uint32_t out, const char* lts, const char* rts,
+                        std::uint8_t key_in, std::uint8_t key_out) {
+    ike::ChildSaState c;
+    c.config_name = "net";
+    c.spi_in = in;
+    c.spi_out = out;
+    c.unique_id = in;
+    c.encr = {EncrId::AES_GCM_16, 256};
+    c.keys.encr_in = Bytes(36, key_in);
+    c.keys.encr_out = Bytes(36, key_out);
+    c.ts_local = *ike::parse_ts_list(lts);
+    c.ts_remote = *ike::parse_ts_list(rts);
+    return c;
+}
+
+// A UDP socket bound to `addr:port` in the current namespace.
+int udp_socket(const char* addr, std::uint16_t port) {
+    int fd = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    sockaddr_storage ss;
+    socklen_t len = net::to_sockaddr({ip(addr), port}, ss);
+    if (::bind(fd, reinterpret_cast<sockaddr*>(&ss), len) != 0) {
+        ::close(fd);
+        return -1;
+    }
+    timeval tv{2, 0};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    return fd;
+}
+
+void run_pair(NsLab& lab, bool encap) {
+    std::vector<Bytes> ike_seen;
+    DataPlaneConfig ca;
+    ca.tun_name = "ikecA";
+    ca.listen = {ip("198.51.100.1")};
+    lab.enter(lab.a);
+    auto dpa = DataPlane::start(
+        ca, [&](const Endpoint&, const Endpoint&, Bytes d) { ike_seen.push_back(std::move(d)); });
+    ASSERT_TRUE(dpa.ok()) << dpa.error().what;
+    int sa_sock = udp_socket("10.1.0.1", 7001);
+    ASSERT_GE(sa_sock, 0);
+
+    DataPlaneConfig cb = ca;
+    cb.tun_name = "ikecB";
+    cb.listen = {ip("198.51.100.2")};
+    lab.enter(lab.b);
+    auto dpb = DataPlane::start(cb, [](const Endpoint&, const Endpoint&, Bytes) {});
+    ASSERT_TRUE(dpb.ok()) << dpb.error().what;
+    int sb_sock = udp_socket("10.2.0.5", 7002);
+    ASSERT_GE(sb_sock, 0);
+
+    std::uint16_t port = encap ? 4500 : 0;
+    ike::IkeSpis spis{1, 2};
+    ASSERT_TRUE((*dpa)
+                    ->install({spis,
+                               child(0x1001, 0x2002, "10.1.0.0/24", "10.2.0.0/24", 1, 2),
+                               {ip("198.51.100.1"), port},
+                               {ip("198.51.100.2"), port},
+                               encap})
+                    .ok());
+    ASSERT_TRUE((*dpb)
+                    ->install({spis,
+                               child(0x2002, 0x1001, "10.2.0.0/24", "10.1.0.0/24", 2, 1),
+                               {ip("198.51.100.2"), port},
+                               {ip("198.51.100.1"), port},
+                               encap})
+                    .ok());
+
+    // A -> B and the answer B -> A, through both data planes.
+    sockaddr_storage to;
+    socklen_t tl = net::to_sockaddr({ip("10.2.0.5"), 7002}, to);
+    const char msg[] = "through the tunnel";
+    std::array<char, 256> buf{};
+    ssize_t got = -1;
+    for (int attempt = 0; attempt < 5 && got < 0; ++attempt) {
+        ::sendto(sa_sock, msg, sizeof msg, 0, reinterpret_cast<sockaddr*>(&to), tl);
+        got = ::recv(sb_sock, buf.data(), buf.size(), 0);
+    }
+    ASSERT_EQ(got, ssize_t(sizeof msg));
+    EXPECT_STREQ(buf.data(), msg);
+    sockaddr_storage back;
+    socklen_t bl = net::to_sockaddr({ip("10.1.0.1"), 7001}, back);
+    ::sendto(sb_sock, "reply", 6, 0, reinterpret_cast<sockaddr*>(&back), bl);
+    got = ::recv(sa_sock, buf.data(), buf.size(), 0);
+    ASSERT_EQ(got, 6);
+    EXPECT_STREQ(buf.data(), "reply");
+
+    auto sta = (*dpa)->stats(), stb = (*dpb)->stats();
+    EXPECT_GE(sta.esp_sent, 1u);
+    EXPECT_GE(stb.delivered, 1u);
+    EXPECT_GE(stb.esp_sent, 1u);
+    EXPECT_GE(sta.delivered, 1u);
+    EXPECT_EQ(sta.rejected + stb.rejected, 0u);
+    auto act = (*dpb)->take_activity();
+    ASSERT_EQ(act.size(), 1u);
+    EXPECT_EQ(act[0].ike, spis);
+    auto ctr = (*dpa)->counters(0x1001);
+    ASSERT_TRUE(ctr);
+    EXPECT_GE(ctr->out_next_seq, 2u);
+    EXPECT_GE(ctr->in_highest, 1u);
+
+    // Removed: nothing crosses any more, and the route is gone.
+    (*dpa)->remove({spis, 0x1001, 0x2002});
+    lab.enter(lab.a);
+    int fresh = udp_socket("10.1.0.1", 7003);
+    ::sendto(fresh, msg, sizeof msg, 0, reinterpret_cast<sockaddr*>(&to), tl);
+    timeval tv{0, 300000};
+    setsockopt(sb_sock, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    EXPECT_LT(::recv(sb_sock, buf.data(), buf.size(), 0), 0);
+    ::close(fresh);
+    ::close(sa_sock);
+    ::close(sb_sock);
+    if (encap) {
+        EXPECT_TRUE(ike_seen.empty());
+    }
+}
+
+}  // namespace
+
+TEST_F(NsLab, UdpEncapsulatedEspBothWays) {
+    run_pair(*this, true);
+}
+
+TEST_F(NsLab, RawEspBothWays) {
+    run_pair(*this, false);
+}
