@@ -137,3 +137,28 @@ TEST(Config, MissingFile) {
     ASSERT_FALSE(r.ok());
     EXPECT_EQ(r.error().what, "/nonexistent/ikecluster.toml: cannot open the config file");
 }
+
+TEST(Config, DataPlaneSection) {
+    auto ok = parse_config(std::string(kGood) +
+                               "\n[dataplane]\ntun_name = \"vpn7\"\nmtu = 1380\n"
+                               "replay_window = 4096\nraw_esp = false\nroutes = false\n",
+                           "t.toml");
+    ASSERT_TRUE(ok.ok()) << ok.error().what;
+    EXPECT_EQ(ok->dataplane.tun_name, "vpn7");
+    EXPECT_EQ(ok->dataplane.mtu, 1380u);
+    EXPECT_EQ(ok->dataplane.replay_window, 4096u);
+    EXPECT_FALSE(ok->dataplane.raw_esp);
+    EXPECT_FALSE(ok->dataplane.routes);
+    EXPECT_TRUE(ok->dataplane.enabled);
+    auto defaults = parse_config(kGood, "t.toml");
+    ASSERT_TRUE(defaults.ok());
+    EXPECT_EQ(defaults->dataplane.tun_name, "ikec0");
+    EXPECT_NE(error_of(std::string(kGood) + "\n[dataplane]\nmtu = 100\n").find("'mtu'"),
+              std::string::npos);
+    EXPECT_NE(error_of(std::string(kGood) + "\n[dataplane]\ntun_name = \"far-too-long-a-name\"\n")
+                  .find("1..15"),
+              std::string::npos);
+    EXPECT_NE(
+        error_of(std::string(kGood) + "\n[dataplane]\ntun = \"x\"\n").find("unknown key 'tun'"),
+        std::string::npos);
+}

@@ -306,8 +306,50 @@ class Parser {
 
     Result<DaemonConfig> parse(const toml::table& root) const {
         DaemonConfig cfg;
-        if (auto e = only_keys(root, {"daemon", "log", "ike", "connections"}, "the top level"))
+        if (auto e = only_keys(root, {"daemon", "log", "ike", "dataplane", "connections"},
+                               "the top level"))
             return *e;
+        if (auto* d = root.get_as<toml::table>("dataplane")) {
+            if (auto e = only_keys(
+                    *d, {"enabled", "tun_name", "mtu", "replay_window", "raw_esp", "routes"},
+                    "[dataplane]"))
+                return *e;
+            auto& dp = cfg.dataplane;
+            if (auto* n = d->get("enabled")) {
+                auto b = boolean(*n, "enabled");
+                if (!b) return b.error();
+                dp.enabled = *b;
+            }
+            if (auto* n = d->get("tun_name")) {
+                auto v = str(*n, "tun_name");
+                if (!v) return v.error();
+                if (v->empty() || v->size() > 15)
+                    return at(*n, "'tun_name' must be 1..15 characters (an interface name)");
+                dp.tun_name = *v;
+            }
+            if (auto* n = d->get("mtu")) {
+                auto v = integer(*n, "mtu", 576, 9000);
+                if (!v) return v.error();
+                dp.mtu = std::uint32_t(*v);
+            }
+            if (auto* n = d->get("replay_window")) {
+                auto v = integer(*n, "replay_window", 32, 1 << 20);
+                if (!v) return v.error();
+                dp.replay_window = std::size_t(*v);
+            }
+            if (auto* n = d->get("raw_esp")) {
+                auto b = boolean(*n, "raw_esp");
+                if (!b) return b.error();
+                dp.raw_esp = *b;
+            }
+            if (auto* n = d->get("routes")) {
+                auto b = boolean(*n, "routes");
+                if (!b) return b.error();
+                dp.routes = *b;
+            }
+        } else if (root.get("dataplane")) {
+            return at(*root.get("dataplane"), "[dataplane] must be a table");
+        }
         if (auto* d = root.get_as<toml::table>("daemon")) {
             if (auto e = only_keys(*d, {"listen", "ike_port", "natt_port", "control_socket"},
                                    "[daemon]")) {

@@ -15,12 +15,23 @@
 
 namespace ikecluster::config {
 
+// The userspace ESP data plane (shell/dataplane).
+struct DataPlaneSettings {
+    bool enabled = true;  // false: IKE only (another data plane installs the SAs)
+    std::string tun_name = "ikec0";
+    std::uint32_t mtu = 1400;
+    std::size_t replay_window = 1024;  // packets per inbound SA
+    bool raw_esp = true;               // raw ESP (protocol 50) when no NAT is detected
+    bool routes = true;                // route remote selectors into the TUN device
+};
+
 struct DaemonConfig {
     ike::EngineConfig engine;
     std::vector<IpAddress> listen;  // addresses to bind UDP 500/4500 on
     std::uint16_t ike_port = 500;
     std::uint16_t natt_port = 4500;
     std::string control_socket = "/run/ikecluster/ikeclusterd.sock";
+    DataPlaneSettings dataplane;
     std::string log_level = "info";                 // default for every subsystem
     std::map<std::string, std::string> log_levels;  // per subsystem: "ike" -> "debug"
 };
