@@ -35,6 +35,13 @@ const bool g_ossl_hooked =
 
 }  // namespace
 
+// GCC 12 at -O3 sees our operator delete's free() inlined into library code
+// that got its memory from our operator new and, not connecting the two
+// replacements, reports a malloc/free mismatch that is not there.
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
+#endif
 void* operator new(std::size_t n) {
     g_new_calls.fetch_add(1, std::memory_order_relaxed);
     if (void* p = std::malloc(n == 0 ? 1 : n)) return p;
@@ -57,6 +64,9 @@ void operator delete(void* p, std::size_t) noexcept {
 void operator delete[](void* p, std::size_t) noexcept {
     std::free(p);
 }
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic pop
+#endif
 
 using namespace ikecluster;
 using namespace ikecluster::esp;
