@@ -12,6 +12,7 @@
 #include <array>
 #include <cstdlib>
 #include <cstring>
+#include <mutex>
 #include <string>
 
 #include "dataplane/dataplane.h"
@@ -194,4 +195,50 @@ TEST_F(NsLab, UdpEncapsulatedEspBothWays) {
 
 TEST_F(NsLab, RawEspBothWays) {
     run_pair(*this, false);
+}
+
+TEST_F(NsLab, IkeOnTheNattPortGoesToTheIkeSide) {
+    enter(a);
+    std::mutex mu;
+    std::vector<std::pair<Endpoint, Bytes>> seen;
+    DataPlaneConfig c;
+    c.tun_name = "ikecA";
+    c.listen = {ip("198.51.100.1")};
+    auto dp = DataPlane::start(c, [&](const Endpoint& local, const Endpoint&, Bytes d) {
+        std::lock_guard lock(mu);
+        seen.emplace_back(local, std::move(d));
+    });
+    ASSERT_TRUE(dp.ok()) << dp.error().what;
+    enter(b);
+    int s = udp_socket("198.51.100.2", 4500);
+    ASSERT_GE(s, 0);
+    sockaddr_storage to;
+    socklen_t tl = net::to_sockaddr({ip("198.51.100.1"), 4500}, to);
+    // Non-ESP marker + 28 octets (an IKE header's worth, RFC 3948 §2.2).
+    std::uint8_t ike[4 + 28] = {0, 0, 0, 0, 1, 2, 3, 4, 5, 6, 7, 8};
+    const std::uint8_t keepalive[] = {0xff};
+    const std::uint8_t unknown_esp[] = {0, 0, 1, 0, 0, 0, 0, 1, 9, 9, 9, 9};
+    ::sendto(s, keepalive, sizeof keepalive, 0, reinterpret_cast<sockaddr*>(&to), tl);
+    ::sendto(s, unknown_esp, sizeof unknown_esp, 0, reinterpret_cast<sockaddr*>(&to), tl);
+    ::sendto(s, ike, sizeof ike, 0, reinterpret_cast<sockaddr*>(&to), tl);
+    for (int i = 0; i < 100; ++i) {
+        {
+            std::lock_guard lock(mu);
+            if (!seen.empty()) break;
+        }
+        usleep(10000);
+    }
+    std::lock_guard lock(mu);
+    ASSERT_EQ(seen.size(), 1u);
+    EXPECT_EQ(seen[0].first, (Endpoint{ip("198.51.100.1"), 4500}));
+    EXPECT_EQ(seen[0].second, Bytes(std::begin(ike), std::end(ike)));
+    EXPECT_EQ((*dp)->stats().unknown_spi, 1u);
+    // The IKE side answers through the data plane's socket.
+    ASSERT_TRUE((*dp)
+                    ->send_udp({ip("198.51.100.1"), 4500}, {ip("198.51.100.2"), 4500},
+                               BytesView(ike, sizeof ike))
+                    .ok());
+    std::array<std::uint8_t, 64> buf{};
+    EXPECT_EQ(::recv(s, buf.data(), buf.size(), 0), ssize_t(sizeof ike));
+    ::close(s);
 }

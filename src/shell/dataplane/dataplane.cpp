@@ -378,7 +378,9 @@ void DataPlane::Impl::from_sock(Sock& s) {
             if (c->kind == wire::UdpEncapKind::IKE) {
                 ++st.ike_on_natt;
                 Endpoint local{p.has_local ? p.local : s.bound, cfg.natt_port};
-                on_ike(local, p.peer, Bytes(c->payload.begin(), c->payload.end()));
+                // The whole datagram, marker included: that is what
+                // Engine::receive expects on the NAT-T port.
+                on_ike(local, p.peer, Bytes(p.data, p.data + p.len));
                 continue;
             }
         }

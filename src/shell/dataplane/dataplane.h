@@ -67,7 +67,8 @@ class DataPlane {
 
     // Opens the TUN device and the sockets and starts the packet thread.
     // `on_ike` runs on the packet thread for each IKE datagram on the NAT-T
-    // port (without the non-ESP marker); it must hand it over quickly.
+    // port (the whole UDP payload, non-ESP marker included, as
+    // Engine::receive takes it); it must hand it over quickly.
     static Result<std::unique_ptr<DataPlane>> start(const DataPlaneConfig& cfg, IkeHandler on_ike);
     ~DataPlane();
 
