@@ -1,0 +1,299 @@
+#!/usr/bin/env bash
+# Traffic through ikeclusterd's userspace ESP data plane:
+#
+#   part 1: ikeclusterd (ns gw) <-> strongSwan 5.9.8 kernel-libipsec (ns cl),
+#           ESP-in-UDP (kernel-libipsec always encapsulates), for both suites
+#           (aes256gcm16-prfsha256-x25519 + ESP aes256gcm16, aes128-sha256-modp2048
+#           + ESP aes128-sha256), IPv4 and IPv6 selectors: ping both families,
+#           a 50 MB TCP transfer checked byte for byte; then short lifetimes so
+#           both sides rekey the Child and IKE SAs on their own while a ping runs,
+#           and liveness checks; strongSwan's log must show no errors.
+#   part 2: ikeclusterd <-> ikeclusterd over raw ESP (no NAT) and over
+#           ESP-in-UDP (encap = true): ping and a 50 MB transfer each.
+#
+#   cl/cl2: 192.0.2.1, 2001:db8:c::1 (on lo)   gw: 203.0.113.1, 2001:db8:5::1 (on lo)
+#   outer:  198.51.100.2 (cl)  <-- veth -->  198.51.100.1 (gw)
+#
+# Exit: 0 pass, 1 fail, 77 skip. Builds the programs unless IKEC_BUILD is set.
+set -uo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(cd "$here/../.." && pwd)
+
+[ "$(id -u)" = 0 ] || { echo "SKIP: needs root (network namespaces)"; exit 77; }
+[ -x /usr/lib/ipsec/charon ] && command -v swanctl >/dev/null ||
+    { echo "SKIP: strongSwan not installed (scripts/install-deps)"; exit 77; }
+for t in jq nc sha256sum; do
+    command -v $t >/dev/null || { echo "SKIP: $t missing (scripts/install-deps)"; exit 77; }
+done
+
+build=${IKEC_BUILD:-}
+if [ -z "$build" ]; then
+    build=$root/build/release
+    cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null &&
+        cmake --build "$build" --target ikeclusterd ikeclusterctl >/dev/null ||
+        { echo "FAIL: build"; exit 1; }
+fi
+IKECD=$build/apps/ikeclusterd/ikeclusterd
+IKECTL=$build/apps/ikeclusterctl/ikeclusterctl
+[ -x "$IKECD" ] && [ -x "$IKECTL" ] || { echo "FAIL: $IKECD / $IKECTL not built"; exit 1; }
+
+. "$here/lib.sh"
+lab_init daemon-traffic
+lab_ns gw cl
+lab_link gw cl 198.51.100.1/24 198.51.100.2/24
+ip -n "$NS_cl" addr add 192.0.2.1/32 dev lo
+ip -n "$NS_cl" addr add 2001:db8:c::1/128 dev lo
+ip -n "$NS_gw" addr add 203.0.113.1/32 dev lo
+ip -n "$NS_gw" addr add 2001:db8:5::1/128 dev lo
+GW=198.51.100.1 CL=198.51.100.2
+PSK="lab-psk-not-a-secret-$$"
+FAILS=0
+fail() {
+    echo "FAIL: $*"
+    FAILS=$((FAILS + 1))
+}
+
+# ---- ikeclusterd ------------------------------------------------------------------
+# ikec_conf DIR NAME LOCAL REMOTE LID RID SUITE ESP LTS RTS [EXTRA_CONN] [EXTRA_CHILD]
+ikec_conf() {
+    local d=$1
+    mkdir -p "$d"
+    cat >"$d/ikecluster.toml" <<CONF
+[daemon]
+listen = ["$3"]
+control_socket = "$d/ctl.sock"
+
+[log]
+level = "info"
+
+[connections.$2]
+local_addrs = "$3"
+remote_addrs = "$4"
+local_id = "$5"
+remote_id = "$6"
+psk = "$PSK"
+proposals = "$7"
+${11:-}
+
+[connections.$2.children.net]
+local_ts = $9
+remote_ts = ${10}
+esp_proposals = "$8"
+${12:-}
+CONF
+}
+
+declare -A IKECD_PIDS
+start_ikecd() {  # NS DIR
+    local ns=$1 d=$2 i
+    ip netns exec "$ns" "$IKECD" --config "$d/ikecluster.toml" --foreground \
+        >>"$d/ikeclusterd.log" 2>&1 </dev/null &
+    IKECD_PIDS[$d]=$!
+    lab_track "$IKECD" "$!"
+    for i in $(seq 50); do
+        [ -S "$d/ctl.sock" ] && return 0
+        sleep 0.1
+    done
+    tail -20 "$d/ikeclusterd.log"
+    die "ikeclusterd did not start ($d)"
+}
+stop_ikecd() {  # DIR
+    local d=$1 pid=${IKECD_PIDS[$1]:-} i
+    [ -n "$pid" ] || return 0
+    kill -TERM "$pid" 2>/dev/null
+    for i in $(seq 50); do
+        [ -e "/proc/$pid" ] || break
+        sleep 0.1
+    done
+    wait "$pid" 2>/dev/null
+    unset "IKECD_PIDS[$d]"
+}
+ctl() {  # NS DIR ARGS...
+    local ns=$1 d=$2
+    shift 2
+    ip netns exec "$ns" "$IKECTL" --socket "$d/ctl.sock" "$@"
+}
+
+# ---- traffic checks ---------------------------------------------------------------
+wait_for_child() {  # NS DIR what
+    local i
+    for i in $(seq 80); do
+        [ "$(ctl "$1" "$2" list-sas --json 2>/dev/null | jq '[.ike_sas[].children[]] | length')" -ge 1 ] 2>/dev/null &&
+            return 0
+        sleep 0.25
+    done
+    fail "$3: no Child SA"
+    return 1
+}
+
+pings() {  # FROM_NS what
+    ip netns exec "$1" ping -c 3 -W 2 -I 192.0.2.1 203.0.113.1 >"$LAB/ping4.out" 2>&1 ||
+        { fail "$2: IPv4 ping through the tunnel"; tail -3 "$LAB/ping4.out"; }
+    ip netns exec "$1" ping -6 -c 3 -W 2 -I 2001:db8:c::1 2001:db8:5::1 >"$LAB/ping6.out" 2>&1 ||
+        { fail "$2: IPv6 ping through the tunnel"; tail -3 "$LAB/ping6.out"; }
+}
+
+SEND=$LAB/send.bin
+head -c $((50 * 1024 * 1024)) /dev/urandom >"$SEND"
+SEND_SUM=$(sha256sum <"$SEND" | cut -d' ' -f1)
+
+transfer() {  # FROM_NS what [v6]
+    local src=192.0.2.1 dst=203.0.113.1 t0 t1
+    [ "${3:-}" = v6 ] && src=2001:db8:c::1 dst=2001:db8:5::1
+    rm -f "$LAB/recv.bin"
+    ip netns exec "$NS_gw" timeout 60 nc -l -n "$dst" 5001 >"$LAB/recv.bin" 2>/dev/null &
+    local server=$!
+    sleep 0.3
+    t0=$(date +%s.%N)
+    ip netns exec "$1" timeout 60 nc -N -n -s "$src" "$dst" 5001 <"$SEND" ||
+        fail "$2: TCP client failed"
+    wait "$server"
+    t1=$(date +%s.%N)
+    local sum
+    sum=$(sha256sum <"$LAB/recv.bin" | cut -d' ' -f1)
+    if [ "$sum" = "$SEND_SUM" ]; then
+        log "$2: 50 MB over TCP arrived intact ($(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f Mbit/s", 50 * 8 * 1.048576 / (b - a) }'))"
+    else
+        fail "$2: 50 MB TCP transfer corrupted or short ($(stat -c %s "$LAB/recv.bin") octets)"
+    fi
+}
+
+# ---- part 1: strongSwan -----------------------------------------------------------
+swan_conf() {  # suite esp extra_conn extra_child
+    cat >"$LAB/cl/swanctl/swanctl.conf" <<CONF
+connections {
+  gw {
+    version = 2
+    local_addrs = $CL
+    remote_addrs = $GW
+    encap = yes
+    proposals = $1
+    $3
+    local { auth = psk
+            id = client.lab.example }
+    remote { auth = psk
+             id = gw.lab.example }
+    children {
+      net {
+        local_ts = 192.0.2.0/24, 2001:db8:c::/64
+        remote_ts = 203.0.113.0/24, 2001:db8:5::/64
+        esp_proposals = $2
+        start_action = none
+        $4
+      }
+    }
+  }
+}
+secrets {
+  ike-lab {
+    id-gw = gw.lab.example
+    id-cl = client.lab.example
+    secret = "$PSK"
+  }
+}
+CONF
+    sw cl --load-all --file "$LAB/cl/swanctl/swanctl.conf" >"$LAB/cl/load.out" 2>&1 ||
+        { cat "$LAB/cl/load.out"; die "swanctl --load-all"; }
+}
+
+charon_conf cl
+charon_start cl "$NS_cl"
+GWD=$LAB/gw
+
+for pair in "aes256gcm16-prfsha256-x25519 aes256gcm16" "aes128-sha256-modp2048 aes128-sha256"; do
+    set -- $pair
+    suite=$1 esp=$2
+    log "=== strongSwan, $suite / ESP $esp"
+    ikec_conf "$GWD" peer "$GW" "$CL" gw.lab.example client.lab.example "$suite" "$esp" \
+        '["203.0.113.0/24", "2001:db8:5::/64"]' '["192.0.2.0/24", "2001:db8:c::/64"]'
+    swan_conf "$suite" "$esp"
+    start_ikecd "$NS_gw" "$GWD"
+    sw cl --initiate --child net --timeout 20 >"$LAB/cl/initiate.out" 2>&1 ||
+        fail "$suite: swanctl --initiate"
+    wait_for_child "$NS_gw" "$GWD" "$suite" && {
+        pings "$NS_cl" "$suite"
+        transfer "$NS_cl" "$suite IPv4"
+        transfer "$NS_cl" "$suite IPv6" v6
+    }
+    sw cl --terminate --ike gw --timeout 10 >/dev/null 2>&1
+    log "ikeclusterd initiates"
+    ctl "$NS_gw" "$GWD" initiate peer >/dev/null || fail "$suite: ikeclusterctl initiate"
+    wait_for_child "$NS_gw" "$GWD" "$suite (we initiated)" && pings "$NS_cl" "$suite (we initiated)"
+    ctl "$NS_gw" "$GWD" terminate --conn peer >/dev/null
+    stop_ikecd "$GWD"
+done
+
+log "=== short lifetimes: both sides rekey on their own while a ping runs, DPD on"
+ikec_conf "$GWD" peer "$GW" "$CL" gw.lab.example client.lab.example \
+    aes256gcm16-prfsha256-x25519 aes256gcm16 \
+    '["203.0.113.0/24", "2001:db8:5::/64"]' '["192.0.2.0/24", "2001:db8:c::/64"]' \
+    'rekey_time = "24s"
+life_time = "40s"
+rand_time = "4s"
+dpd_delay = "3s"' 'rekey_time = "12s"
+life_time = "25s"
+rand_time = "2s"'
+swan_conf aes256gcm16-prfsha256-x25519 aes256gcm16 'rekey_time = 30s
+    dpd_delay = 3s' 'rekey_time = 15s'
+start_ikecd "$NS_gw" "$GWD"
+sw cl --initiate --child net --timeout 20 >/dev/null 2>&1 || fail "lifetimes: swanctl --initiate"
+if wait_for_child "$NS_gw" "$GWD" lifetimes; then
+    ip netns exec "$NS_cl" ping -q -i 0.1 -c 600 -W 1 -I 192.0.2.1 203.0.113.1 >"$LAB/ping-rekey.out" 2>&1
+    loss=$(sed -n 's/.* \([0-9.]*\)% packet loss.*/\1/p' "$LAB/ping-rekey.out")
+    log "60 s of pings across rekeys: ${loss:-?}% loss"
+    awk -v l="${loss:-100}" 'BEGIN { exit !(l <= 2) }' || fail "lifetimes: ${loss:-?}% ping loss across rekeys"
+    ours_rekeys=$(grep -cE 'Child SA rekeyed|IKE SA rekeyed' "$GWD/ikeclusterd.log")
+    swan_rekeys=$(grep -cE 'rekeying (IKE|CHILD)_SA|CHILD_SA .* rekeyed|IKE_SA .* rekeyed' "$LAB/cl/charon.log")
+    log "rekey events: ikeclusterd logged $ours_rekeys, strongSwan logged $swan_rekeys"
+    [ "$ours_rekeys" -ge 4 ] || fail "lifetimes: only $ours_rekeys rekeys logged by ikeclusterd in 60 s"
+    grep -q "initiating CREATE_CHILD_SA\|sending CREATE_CHILD_SA\|generating CREATE_CHILD_SA request" "$LAB/cl/charon.log" ||
+        fail "lifetimes: strongSwan never started a rekey itself"
+    dpd=$(grep -c 'generating INFORMATIONAL request 0 \[ \]\|generating INFORMATIONAL request [0-9]* \[ \]' "$LAB/cl/charon.log")
+    log "strongSwan sent $dpd liveness checks"
+    pings "$NS_cl" "after rekeys"
+fi
+sw cl --terminate --ike gw --timeout 10 >/dev/null 2>&1
+stop_ikecd "$GWD"
+
+errors=$(grep -iE 'error|failed|invalid|unacceptable|NO_PROPOSAL|verification' "$LAB/cl/charon.log" || true)
+if [ -n "$errors" ]; then
+    fail "strongSwan's log shows errors:"
+    echo "$errors" | head -20 | sed 's/^/    /'
+fi
+
+# ---- part 2: ikeclusterd <-> ikeclusterd -----------------------------------------------
+lab_ns cl2
+lab_link gw cl2 198.51.100.17/28 198.51.100.18/28 v-cl2 v-gw2
+ip -n "$NS_cl2" addr add 192.0.2.1/32 dev lo
+ip -n "$NS_cl2" addr add 2001:db8:c::1/128 dev lo
+CLD=$LAB/cl2
+for mode in raw encap; do
+    extra=""
+    [ $mode = encap ] && extra='encap = true'
+    log "=== ikeclusterd <-> ikeclusterd, $mode ESP"
+    ikec_conf "$GWD" peer 198.51.100.17 198.51.100.18 gw.lab.example client.lab.example \
+        aes256gcm16-prfsha256-x25519 aes256gcm16 \
+        '["203.0.113.0/24", "2001:db8:5::/64"]' '["192.0.2.0/24", "2001:db8:c::/64"]'
+    ikec_conf "$CLD" gw 198.51.100.18 198.51.100.17 client.lab.example gw.lab.example \
+        aes256gcm16-prfsha256-x25519 aes256gcm16 \
+        '["192.0.2.0/24", "2001:db8:c::/64"]' '["203.0.113.0/24", "2001:db8:5::/64"]' "$extra"
+    start_ikecd "$NS_gw" "$GWD"
+    start_ikecd "$NS_cl2" "$CLD"
+    ctl "$NS_cl2" "$CLD" initiate gw >/dev/null || fail "$mode: ikeclusterctl initiate"
+    if wait_for_child "$NS_cl2" "$CLD" "$mode"; then
+        encap=$(ctl "$NS_cl2" "$CLD" list-sas --json | jq -r '.ike_sas[0].encap')
+        if [ $mode = encap ] && [ "$encap" != true ]; then fail "$mode: SA not encapsulated"; fi
+        if [ $mode = raw ] && [ "$encap" != false ]; then fail "$mode: SA encapsulated without NAT"; fi
+        pings "$NS_cl2" "$mode"
+        transfer "$NS_cl2" "$mode IPv4"
+    fi
+    stop_ikecd "$CLD"
+    stop_ikecd "$GWD"
+done
+
+if [ $FAILS = 0 ]; then
+    echo "PASS: test-daemon-traffic"
+    exit 0
+fi
+echo "FAIL: test-daemon-traffic ($FAILS failed checks)"
+exit 1
