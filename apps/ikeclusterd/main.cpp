@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <csignal>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -86,6 +87,8 @@ int main(int argc, char** argv) {
     } else if (std::getenv("JOURNAL_STREAM")) {
         sink = daemon::SpdLogger::Sink::STDERR;
     }
+    // A control client that hangs up before its reply must not kill us.
+    std::signal(SIGPIPE, SIG_IGN);
     daemon::SpdLogger log(sink);
     log.set_levels(daemon::LogLevels::from_config(*cfg));
 
