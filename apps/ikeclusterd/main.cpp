@@ -1,4 +1,4 @@
-// ikeclusterd --config FILE [--foreground]
+// ikeclusterd --config FILE [--foreground | --check]
 //
 // Refuses to start on a bad config (the error names file:line:column), runs
 // the control plane until SIGTERM/SIGINT, reloads on SIGHUP.
@@ -9,6 +9,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <filesystem>
 #include <string>
 
 #include <asio/io_context.hpp>
@@ -24,9 +25,10 @@ namespace {
 
 void usage(FILE* f) {
     std::fprintf(f,
-                 "usage: ikeclusterd [--config FILE] [--foreground]\n"
+                 "usage: ikeclusterd [--config FILE] [--foreground | --check]\n"
                  "  --config FILE   TOML configuration (default /etc/ikecluster/ikecluster.toml)\n"
-                 "  --foreground    stay attached, log to stderr (systemd runs it like this)\n");
+                 "  --foreground    stay attached, log to stderr (systemd runs it like this)\n"
+                 "  --check         only check the configuration file, then exit\n");
 }
 
 // Classic double-fork-free daemonisation: one fork, a new session, stdio on
@@ -52,6 +54,7 @@ int main(int argc, char** argv) {
     using namespace ikecluster;
     std::string path = "/etc/ikecluster/ikecluster.toml";
     bool foreground = false;
+    bool check_only = false;
     for (int i = 1; i < argc; ++i) {
         std::string a = argv[i];
         if (a == "--config" && i + 1 < argc) {
@@ -60,6 +63,8 @@ int main(int argc, char** argv) {
             path = a.substr(9);
         } else if (a == "--foreground" || a == "-f") {
             foreground = true;
+        } else if (a == "--check") {
+            check_only = true;
         } else if (a == "--help" || a == "-h") {
             usage(stdout);
             return 0;
@@ -75,6 +80,14 @@ int main(int argc, char** argv) {
         std::fprintf(stderr, "ikeclusterd: %s\n", cfg.error().what.c_str());
         return 1;
     }
+    if (check_only) {
+        std::printf("%s: ok, %zu connection(s)\n", path.c_str(), cfg->engine.connections.size());
+        return 0;
+    }
+    // Reloads re-read the file after daemonize() moved us to /, so a relative
+    // path must be resolved before that.
+    std::error_code ec;
+    if (auto abs = std::filesystem::absolute(path, ec); !ec) path = abs.string();
 
     // journald stamps lines itself; a terminal or a plain file wants times.
     auto sink = daemon::SpdLogger::Sink::STDERR_TIMESTAMPS;
