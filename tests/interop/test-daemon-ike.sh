@@ -4,7 +4,9 @@
 #
 #   ns "gw"  198.51.100.1  ikeclusterd  <== veth ==>  charon  198.51.100.2  ns "cl"
 #
-# For each suite (aes256gcm16-prfsha256-x25519, aes128-sha256-modp2048):
+# For each suite (aes256gcm16-prfsha256-x25519 with a socket bound to the
+# address, aes128-sha256-modp2048 with wildcard sockets, then the first again
+# over IPv6 with wildcard sockets):
 # strongSwan initiates; both sides must agree on the IKE SPIs and the Child
 # SPIs (in/out swapped); IKE and Child SA rekeys from each side, compared
 # again; swanctl --terminate empties our list; ikeclusterctl initiate, then
@@ -41,7 +43,13 @@ lab_link gw cl 198.51.100.1/24 198.51.100.2/24
 # its own local_ts, so that subnet needs a host here (on lo, as in the notes).
 ip -n "$NS_cl" addr add 192.0.2.1/32 dev lo
 ip -n "$NS_gw" addr add 203.0.113.1/32 dev lo
-GW=198.51.100.1 CL=198.51.100.2
+# IPv6 on the same link for the last run (outer addresses only; the
+# selectors stay IPv4).
+ip -n "$NS_gw" addr add 2001:db8::1/64 dev v-cl nodad
+ip -n "$NS_cl" addr add 2001:db8::2/64 dev v-gw nodad
+GW4=198.51.100.1 CL4=198.51.100.2
+GW6=2001:db8::1 CL6=2001:db8::2
+GW=$GW4 CL=$CL4
 PSK="lab-psk-not-a-secret-$$"
 CTL_SOCK=$LAB/ikec/ctl.sock
 mkdir -p "$LAB/ikec"
@@ -54,10 +62,10 @@ fail() {
 ctl() { ip netns exec "$NS_gw" "$IKECTL" --socket "$CTL_SOCK" "$@"; }
 
 # ---- configs ------------------------------------------------------------------
-write_ikec_conf() {  # suite
+write_ikec_conf() {  # suite listen-line
     cat >"$LAB/ikec/ikecluster.toml" <<CONF
 [daemon]
-listen = ["$GW"]
+$2
 control_socket = "$CTL_SOCK"
 
 [log]
@@ -212,10 +220,15 @@ ike_spis() { echo "$1" | cut -d' ' -f1-2; }
 child_spis() { echo "$1" | cut -d' ' -f3-; }
 
 # ---- one suite ------------------------------------------------------------------
+# run_suite SUITE GW CL LISTEN: LISTEN "bound" binds the one address,
+# "wildcard" binds 0.0.0.0 and :: and relies on IP_PKTINFO/IPV6_RECVPKTINFO.
 run_suite() {
-    local suite=$1 before
-    log "=== suite $suite"
-    write_ikec_conf "$suite"
+    local suite=$1 before listen
+    GW=$2 CL=$3
+    listen="listen = [\"$GW\"]"
+    [ "$4" = wildcard ] && listen="# no listen: wildcard sockets"
+    log "=== suite $suite, $GW <-> $CL, $4 sockets"
+    write_ikec_conf "$suite" "$listen"
     write_swan_conf "$suite"
     sw cl --load-all --file "$LAB/cl/swanctl/swanctl.conf" >"$LAB/cl/load.out" 2>&1 ||
         { cat "$LAB/cl/load.out"; die "swanctl --load-all"; }
@@ -285,9 +298,11 @@ run_suite() {
 charon_conf cl
 charon_start cl "$NS_cl"
 
-run_suite aes256gcm16-prfsha256-x25519
+run_suite aes256gcm16-prfsha256-x25519 $GW4 $CL4 bound
 stop_ikecd
-run_suite aes128-sha256-modp2048
+run_suite aes128-sha256-modp2048 $GW4 $CL4 wildcard
+stop_ikecd
+run_suite aes256gcm16-prfsha256-x25519 $GW6 $CL6 wildcard
 stop_ikecd
 
 # strongSwan must not have complained about anything we did.
