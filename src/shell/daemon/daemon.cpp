@@ -82,6 +82,16 @@ void Daemon::on_datagram(const Endpoint& local, const Endpoint& remote, BytesVie
     pump();
 }
 
+void Daemon::note_inbound_traffic(const ike::IkeSpis& spis) {
+    engine_->note_inbound_traffic(now(), spis);
+    pump();
+}
+
+void Daemon::report_invalid_spi(const IpAddress& remote, std::uint32_t spi) {
+    engine_->report_invalid_spi(now(), remote, spi);
+    pump();
+}
+
 void Daemon::pump() {
     dispatch_.dispatch(engine_->take_outputs());
     arm_timer();

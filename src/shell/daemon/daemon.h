@@ -53,6 +53,13 @@ class Daemon {
     void shutdown();
     bool stopping() const { return stopping_; }
 
+    // Calls back from the data plane (it runs on the same io_context):
+    // authentic ESP seen on an SA, so no liveness check is due (§2.4)...
+    void note_inbound_traffic(const ike::IkeSpis& spis);
+    // ...and ESP on an SPI we have no SA for, which the engine may report
+    // to the peer with INVALID_SPI (§1.5), rate-limited by the engine.
+    void report_invalid_spi(const IpAddress& remote, std::uint32_t spi);
+
   private:
     static Time now();
     void on_datagram(const Endpoint& local, const Endpoint& remote, BytesView data);
