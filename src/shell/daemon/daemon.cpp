@@ -1,0 +1,389 @@
+#include "daemon/daemon.h"
+
+#include <csignal>
+
+#include "daemon/describe.h"
+#include "wire/esp.h"
+
+namespace ikecluster::daemon {
+
+using nlohmann::json;
+using Clock = std::chrono::steady_clock;
+
+Daemon::Daemon(asio::io_context& io, ConfigStore& store, Logger& log, ServiceNotifier& notifier,
+               DataPlane& dp)
+    : io_(io),
+      store_(store),
+      log_(log),
+      notifier_(notifier),
+      dp_(dp),
+      engine_(std::make_unique<ike::Engine>(store.current().engine, rng_)),
+      udp_(io, log,
+           [this](const Endpoint& l, const Endpoint& r, BytesView d) { on_datagram(l, r, d); }),
+      dispatch_(udp_, dp, log),
+      control_(io, log, [this](std::string_view line) { return handle_line(line); }),
+      timer_(io),
+      watchdog_(io),
+      shutdown_timer_(io),
+      signals_(io, SIGHUP, SIGTERM, SIGINT),
+      started_(Clock::now()) {}
+
+Daemon::~Daemon() = default;
+
+Time Daemon::now() {
+    return Time{std::chrono::duration_cast<Duration>(Clock::now().time_since_epoch())};
+}
+
+Status Daemon::start() {
+    const auto& cfg = store_.current();
+    log_.set_levels(LogLevels::from_config(cfg));
+    if (auto st = udp_.open(cfg.listen, cfg.ike_port, cfg.natt_port); !st) return st;
+    if (auto st = control_.open(cfg.control_socket); !st) return st;
+    log_.info(Subsystem::CTL, "control socket {}", cfg.control_socket);
+    wait_signals();
+    arm_watchdog();
+    start_connections(cfg.engine.connections);
+    notifier_.ready();
+    notifier_.status("running");
+    log_.info(Subsystem::IKE, "ikeclusterd ready with {} connection(s)",
+              cfg.engine.connections.size());
+    return Ok{};
+}
+
+void Daemon::start_connections(const std::vector<ike::ConnectionConfig>& conns) {
+    for (const auto& c : conns) {
+        bool start = false;
+        for (const auto& ch : c.children)
+            start = start || ch.start_action == ike::StartAction::START;
+        if (!start) continue;
+        auto r = engine_->initiate(now(), c.name);
+        if (r) {
+            log_.info(Subsystem::IKE, "initiating conn={} spi_i={:016x} (start_action)", c.name,
+                      r->spi_i);
+        } else {
+            log_.error(Subsystem::IKE, "cannot initiate conn={}: {}", c.name, r.error().what);
+        }
+    }
+    pump();
+}
+
+void Daemon::on_datagram(const Endpoint& local, const Endpoint& remote, BytesView data) {
+    if (local.port == kEngineNattPort) {
+        // Port 4500 carries IKE behind the non-ESP marker and ESP without it
+        // (RFC 3948 §2.2); only the IKE part is the engine's.
+        auto c = wire::classify_udp_encap(data);
+        if (c && c->kind == wire::UdpEncapKind::NAT_KEEPALIVE) return;
+        if (c && c->kind == wire::UdpEncapKind::ESP) {
+            dp_.esp_in_udp(local, remote, c->payload);
+            return;
+        }
+    }
+    engine_->receive(now(), local, remote, data);
+    pump();
+}
+
+void Daemon::note_inbound_traffic(const ike::IkeSpis& spis) {
+    engine_->note_inbound_traffic(now(), spis);
+    pump();
+}
+
+void Daemon::report_invalid_spi(const IpAddress& remote, std::uint32_t spi) {
+    engine_->report_invalid_spi(now(), remote, spi);
+    pump();
+}
+
+void Daemon::pump() {
+    dispatch_.dispatch(engine_->take_outputs());
+    arm_timer();
+}
+
+void Daemon::arm_timer() {
+    Time d = engine_->next_deadline();
+    if (d == armed_for_) return;
+    armed_for_ = d;
+    if (d == Time::max()) {
+        timer_.cancel();
+        return;
+    }
+    timer_.expires_at(
+        Clock::time_point(std::chrono::duration_cast<Clock::duration>(d.since_epoch)));
+    timer_.async_wait([this](std::error_code ec) {
+        if (ec) return;  // re-armed or cancelled
+        armed_for_ = Time::max();
+        engine_->on_timer(now());
+        pump();
+    });
+}
+
+void Daemon::arm_watchdog() {
+    auto interval = notifier_.watchdog_interval();
+    if (!interval) return;
+    // Half the interval, as sd_watchdog_enabled(3) advises, so one slow
+    // loop iteration does not get us killed.
+    watchdog_.expires_after(*interval / 2);
+    watchdog_.async_wait([this](std::error_code ec) {
+        if (ec) return;
+        notifier_.watchdog();
+        arm_watchdog();
+    });
+}
+
+void Daemon::wait_signals() {
+    signals_.async_wait([this](std::error_code ec, int sig) {
+        if (ec) return;
+        if (sig == SIGHUP) {
+            log_.info(Subsystem::CTL, "SIGHUP: reloading {}", store_.path());
+            reload();
+        } else {
+            log_.info(Subsystem::CTL, "signal {}: deleting IKE SAs and stopping", sig);
+            shutdown();
+        }
+        if (!stopping_ || sig == SIGHUP) wait_signals();
+    });
+}
+
+json Daemon::reload() {
+    notifier_.reloading();
+    ++reloads_;
+    auto r = store_.reload();
+    notifier_.ready();
+    if (!r) {
+        log_.error(Subsystem::CTL, "reload failed, old configuration kept: {}", r.error().what);
+        return error_reply("reload failed, old configuration kept: " + r.error().what);
+    }
+    const auto& cfg = store_.current();
+    log_.set_levels(LogLevels::from_config(cfg));
+    json reply = r->to_json();
+    if (r->connections_changed()) {
+#ifdef IKEC_ENGINE_HAS_RECONFIGURE
+        // TODO(engine reload): Engine::reconfigure is the API asked of the
+        // engine's owner (see docs/control.md, "reload"); define
+        // IKEC_ENGINE_HAS_RECONFIGURE once it exists.
+        if (auto st = engine_->reconfigure(now(), cfg.engine); !st) {
+            log_.error(Subsystem::IKE, "engine rejected the new connections: {}", st.error().what);
+            return error_reply("engine rejected the new connections: " + st.error().what);
+        }
+        reply["connections"] = "applied";
+        std::vector<ike::ConnectionConfig> fresh;
+        for (const auto& c : cfg.engine.connections) {
+            if (std::find(r->added.begin(), r->added.end(), c.name) != r->added.end())
+                fresh.push_back(c);
+        }
+        start_connections(fresh);
+#else
+        // Until the engine can take a new connection list, SAs keep running
+        // on the old one and the change waits for a restart; say so plainly.
+        reply["connections"] = "unchanged until restart";
+        log_.warn(Subsystem::IKE,
+                  "connection changes (added {}, removed {}, changed {}) apply after restart",
+                  r->added.size(), r->removed.size(), r->changed.size());
+#endif
+    } else {
+        reply["connections"] = "unchanged";
+    }
+    for (const auto& k : r->need_restart)
+        log_.warn(Subsystem::CTL, "[daemon] {} changed: applies after restart", k);
+    log_.info(Subsystem::CTL, "configuration reloaded from {}", store_.path());
+    pump();
+    return ok_reply(reply);
+}
+
+void Daemon::shutdown() {
+    if (stopping_) return;
+    stopping_ = true;
+    notifier_.stopping();
+    control_.close();
+    auto sas = engine_->established();
+    for (const auto& s : sas) {
+        if (auto st = engine_->delete_ike(now(), s); !st)
+            log_.debug(Subsystem::IKE, "delete {}: {}", spis_text(s), st.error().what);
+    }
+    log_.info(Subsystem::IKE, "deleting {} IKE SA(s) before exit", sas.size());
+    pump();
+    shutdown_deadline_ = Clock::now() + kShutdownGrace;
+    shutdown_poll();
+}
+
+void Daemon::shutdown_poll() {
+    if (engine_->ike_sa_count() == 0 || Clock::now() >= shutdown_deadline_) {
+        if (engine_->ike_sa_count() != 0)
+            log_.warn(Subsystem::IKE, "{} IKE SA(s) not confirmed deleted; exiting anyway",
+                      engine_->ike_sa_count());
+        finish();
+        return;
+    }
+    shutdown_timer_.expires_after(std::chrono::milliseconds(50));
+    shutdown_timer_.async_wait([this](std::error_code ec) {
+        if (!ec) shutdown_poll();
+    });
+}
+
+void Daemon::finish() {
+    timer_.cancel();
+    watchdog_.cancel();
+    std::error_code ec;
+    signals_.cancel(ec);
+    udp_.close();
+    io_.stop();
+}
+
+std::string Daemon::handle_line(std::string_view line) {
+    ++control_requests_;
+    auto req = parse_request(line);
+    if (!req) {
+        log_.debug(Subsystem::CTL, "bad request: {}", req.error().what);
+        return error_reply(req.error().what).dump();
+    }
+    log_.debug(Subsystem::CTL, "request {}", request_json(*req).dump());
+    return handle(*req).dump();
+}
+
+json Daemon::handle(const Request& r) {
+    if (stopping_ && r.cmd != Command::LIST_SAS && r.cmd != Command::STATS)
+        return error_reply("daemon is stopping");
+    switch (r.cmd) {
+        case Command::LIST_SAS:
+            return list_sas();
+        case Command::LIST_CONNS:
+            return list_conns();
+        case Command::STATS:
+            return stats();
+        case Command::RELOAD:
+            return reload();
+        case Command::INITIATE: {
+            auto res = engine_->initiate(now(), r.conn);
+            pump();
+            if (!res) return error_reply(res.error().what);
+            log_.info(Subsystem::CTL, "initiating conn={} spi_i={:016x}", r.conn, res->spi_i);
+            return ok_reply({{"conn", r.conn}, {"spi_i", fmt::format("{:016x}", res->spi_i)}});
+        }
+        case Command::TERMINATE:
+            return terminate(r.target);
+        case Command::REKEY:
+            return rekey(r.target);
+    }
+    return error_reply("unhandled command");
+}
+
+const ike::IkeSaState* Daemon::owner_of_child(std::uint32_t spi_in) const {
+    for (const auto& s : engine_->established()) {
+        const auto* st = engine_->find(s);
+        if (!st) continue;
+        for (const auto& c : st->children) {
+            if (c.spi_in == spi_in) return st;
+        }
+    }
+    return nullptr;
+}
+
+namespace {
+// Runs `op` on each IKE SA a target names and reports which ones took it.
+template <typename Op>
+json on_ike_sas(const ike::Engine& e, const Target& t, Op op) {
+    std::vector<ike::IkeSpis> which;
+    if (t.ike) which.push_back(*t.ike);
+    if (t.conn) {
+        for (const auto& s : e.established()) {
+            const auto* st = e.find(s);
+            if (st && st->config_name == *t.conn) which.push_back(s);
+        }
+        if (which.empty()) return error_reply("no established IKE SA of conn '" + *t.conn + "'");
+    }
+    json done = json::array();
+    for (const auto& s : which) {
+        Status st = op(s);
+        if (!st) return error_reply(spis_text(s) + ": " + st.error().what);
+        done.push_back(spis_text(s));
+    }
+    return ok_reply({{"ike_sas", done}});
+}
+}  // namespace
+
+json Daemon::terminate(const Target& t) {
+    json reply;
+    if (t.child) {
+        const auto* owner = owner_of_child(*t.child);
+        if (!owner) return error_reply("no Child SA with inbound SPI " + spi_text(*t.child));
+        auto st = engine_->delete_child(now(), owner->spis, *t.child);
+        if (!st) return error_reply(st.error().what);
+        reply = ok_reply({{"child", spi_text(*t.child)}});
+    } else {
+        reply = on_ike_sas(*engine_, t,
+                           [&](const ike::IkeSpis& s) { return engine_->delete_ike(now(), s); });
+    }
+    pump();
+    return reply;
+}
+
+json Daemon::rekey(const Target& t) {
+    json reply;
+    if (t.child) {
+        const auto* owner = owner_of_child(*t.child);
+        if (!owner) return error_reply("no Child SA with inbound SPI " + spi_text(*t.child));
+        auto st = engine_->rekey_child(now(), owner->spis, *t.child);
+        if (!st) return error_reply(st.error().what);
+        reply = ok_reply({{"child", spi_text(*t.child)}});
+    } else {
+        reply = on_ike_sas(*engine_, t,
+                           [&](const ike::IkeSpis& s) { return engine_->rekey_ike(now(), s); });
+    }
+    pump();
+    return reply;
+}
+
+json Daemon::list_sas() const {
+    json sas = json::array();
+    for (const auto& s : engine_->established()) {
+        if (const auto* st = engine_->find(s)) sas.push_back(ike_sa_json(*st));
+    }
+    return ok_reply({{"ike_sas", sas}, {"half_open", engine_->half_open_count()}});
+}
+
+json Daemon::list_conns() const {
+    json conns = json::array();
+    // What the engine runs with, which differs from the file after a reload
+    // until the engine can be reconfigured.
+    for (const auto& c : engine_->config().connections)
+        conns.push_back(connection_json(c));
+    return ok_reply({{"connections", conns}});
+}
+
+json Daemon::stats() const {
+    const auto& e = engine_->stats();
+    const auto& d = dispatch_.stats();
+    auto dp = dp_.stats();
+    auto uptime = std::chrono::duration_cast<std::chrono::seconds>(Clock::now() - started_).count();
+    return ok_reply({{"uptime", uptime},
+                     {"ike_sas", engine_->ike_sa_count()},
+                     {"half_open", engine_->half_open_count()},
+                     {"engine",
+                      {{"datagrams_in", e.datagrams_in},
+                       {"dropped", e.dropped},
+                       {"retransmits_sent", e.retransmits_sent},
+                       {"responses_resent", e.responses_resent},
+                       {"established", e.established},
+                       {"auth_failures", e.auth_failures},
+                       {"cookies_sent", e.cookies_sent},
+                       {"child_sas_created", e.child_sas_created},
+                       {"ike_rekeys", e.ike_rekeys},
+                       {"rekey_collisions", e.rekey_collisions},
+                       {"deletes_received", e.deletes_received},
+                       {"liveness_checks", e.liveness_checks}}},
+                     {"net",
+                      {{"received", udp_.received()},
+                       {"sent", udp_.sent()},
+                       {"send_errors", udp_.send_errors()}}},
+                     {"dispatch",
+                      {{"datagrams", d.datagrams},
+                       {"installs", d.installs},
+                       {"removals", d.removals},
+                       {"events", d.events}}},
+                     {"data_plane",
+                      {{"installed", dp_.installed()},
+                       {"installs", dp.installs},
+                       {"removals", dp.removals},
+                       {"esp_in_udp", dp.esp_in_udp}}},
+                     {"control", {{"requests", control_requests_}, {"reloads", reloads_}}}});
+}
+
+}  // namespace ikecluster::daemon

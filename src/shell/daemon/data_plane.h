@@ -1,0 +1,53 @@
+// Where Child SAs go once the engine has negotiated them. The ESP data plane
+// (src/core/esp with TUN and raw sockets, written separately) implements this
+// interface; until it is wired in, LoggingDataPlane records what it would do.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+#include "base/bytes.h"
+#include "base/net.h"
+#include "daemon/log.h"
+#include "ike/engine.h"
+
+namespace ikecluster::daemon {
+
+struct DataPlaneStats {
+    std::uint64_t installs = 0;
+    std::uint64_t removals = 0;
+    std::uint64_t esp_in_udp = 0;  // ESP datagrams seen on the NAT-T port
+};
+
+class DataPlane {
+  public:
+    virtual ~DataPlane() = default;
+    // Both directions of one Child SA (keys, selectors, mode, encapsulation).
+    virtual void install(const ike::InstallChildSa& sa) = 0;
+    // Called for every SA that was installed, exactly once, when it goes.
+    virtual void remove(const ike::RemoveChildSa& sa) = 0;
+    // An ESP packet that arrived UDP-encapsulated on our NAT-T socket
+    // (RFC 3948): the socket is shared with IKE, so the IKE shell hands these
+    // over. `packet` starts at the SPI.
+    virtual void esp_in_udp(const Endpoint& local, const Endpoint& remote, BytesView packet) = 0;
+    virtual std::size_t installed() const = 0;
+    virtual DataPlaneStats stats() const = 0;
+};
+
+// No forwarding: logs each command on the "dp" subsystem and counts SAs, so
+// the control plane can run and be tested before the data plane exists.
+class LoggingDataPlane final : public DataPlane {
+  public:
+    explicit LoggingDataPlane(Logger& log) : log_(log) {}
+    void install(const ike::InstallChildSa& sa) override;
+    void remove(const ike::RemoveChildSa& sa) override;
+    void esp_in_udp(const Endpoint& local, const Endpoint& remote, BytesView packet) override;
+    std::size_t installed() const override { return stats_.installs - stats_.removals; }
+    DataPlaneStats stats() const override { return stats_; }
+
+  private:
+    Logger& log_;
+    DataPlaneStats stats_;
+};
+
+}  // namespace ikecluster::daemon
