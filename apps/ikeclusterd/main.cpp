@@ -13,11 +13,15 @@
 #include <string>
 
 #include <asio/io_context.hpp>
+#include <asio/steady_timer.hpp>
+#include <functional>
+#include <memory>
 
 #include "config/config_file.h"
 #include "daemon/config_store.h"
 #include "daemon/daemon.h"
 #include "daemon/data_plane.h"
+#include "daemon/esp_data_plane.h"
 #include "daemon/log.h"
 #include "daemon/notifier.h"
 
@@ -107,14 +111,61 @@ int main(int argc, char** argv) {
 
     daemon::ConfigStore store(path, std::move(*cfg));
     daemon::SystemdNotifier notifier;
-    daemon::LoggingDataPlane dp(log);
+    // The userspace ESP data plane unless the config turns it off (then
+    // Child SAs are negotiated and only logged).
+    std::unique_ptr<daemon::DataPlane> dp;
+    daemon::EspDataPlane* esp = nullptr;
+    if (store.current().dataplane.enabled) {
+        auto e = std::make_unique<daemon::EspDataPlane>(log, store.current());
+        esp = e.get();
+        dp = std::move(e);
+    } else {
+        dp = std::make_unique<daemon::LoggingDataPlane>(log);
+    }
     asio::io_context io;
-    daemon::Daemon d(io, store, log, notifier, dp);
+    daemon::Daemon d(io, store, log, notifier, *dp);
+    asio::steady_timer activity(io);
+    std::function<void()> tick;  // outlives io.run(): the timer's handler calls it
+    if (esp) {
+        auto st = esp->start([&d](const Endpoint& local, const Endpoint& remote, Bytes data) {
+            d.post_natt_datagram(local, remote, std::move(data));
+        });
+        if (!st) {
+            log.error(daemon::Subsystem::DP, "cannot start the data plane: {}", st.error().what);
+            return 1;
+        }
+        d.use_natt_sender([esp](const Endpoint& l, const Endpoint& r, BytesView data) {
+            return esp->send_udp(l, r, data);
+        });
+        d.set_packet_stats([esp] {
+            auto s = esp->packet_stats();
+            return nlohmann::json{
+                {"tun_packets", s.tun_packets},   {"esp_sent", s.esp_sent},
+                {"esp_received", s.esp_received}, {"delivered", s.delivered},
+                {"no_policy", s.no_policy},       {"unknown_spi", s.unknown_spi},
+                {"rejected", s.rejected},         {"selector_mismatch", s.selector_mismatch},
+                {"ike_on_natt", s.ike_on_natt},   {"send_errors", s.send_errors}};
+        });
+        // Authentic ESP proves the peer alive (no liveness check needed):
+        // hand what the packet thread saw to the engine every few seconds.
+        tick = [&] {
+            activity.expires_after(std::chrono::seconds(3));
+            activity.async_wait([&](const std::error_code& wait_error) {
+                if (wait_error) return;
+                for (const auto& a : esp->take_activity())
+                    d.note_inbound_traffic(a.ike);
+                if (!d.stopping()) tick();
+            });
+        };
+        tick();
+    }
     if (auto st = d.start(); !st) {
         log.error(daemon::Subsystem::NET, "cannot start: {}", st.error().what);
         return 1;
     }
     io.run();
+    // The packet thread must stop before the daemon it posts to goes away.
+    if (esp) esp->stop();
     log.info(daemon::Subsystem::IKE, "stopped");
     return 0;
 }

@@ -449,6 +449,12 @@ class Parser {
                 cfg.engine.connections.push_back(std::move(*c));
             }
         }
+        // Without raw ESP every SA must be UDP-encapsulated (RFC 3948), so
+        // every connection asks for it (§2.23's faked NAT detection).
+        if (!cfg.dataplane.raw_esp) {
+            for (auto& c : cfg.engine.connections)
+                c.force_encap = true;
+        }
         return cfg;
     }
 

@@ -1,5 +1,7 @@
 #include "daemon/daemon.h"
 
+#include <asio/post.hpp>
+
 #include <csignal>
 
 #include "daemon/describe.h"
@@ -82,6 +84,13 @@ void Daemon::on_datagram(const Endpoint& local, const Endpoint& remote, BytesVie
     pump();
 }
 
+void Daemon::post_natt_datagram(const Endpoint& local, const Endpoint& remote, Bytes data) {
+    asio::post(io_, [this, local, remote, d = std::move(data)] {
+        if (stopping_ && engine_->ike_sa_count() == 0) return;
+        on_datagram(Endpoint{local.addr, kEngineNattPort}, remote, d);
+    });
+}
+
 void Daemon::note_inbound_traffic(const ike::IkeSpis& spis) {
     engine_->note_inbound_traffic(now(), spis);
     pump();
@@ -155,29 +164,29 @@ json Daemon::reload() {
     log_.set_levels(LogLevels::from_config(cfg));
     json reply = r->to_json();
     if (r->connections_changed()) {
-#ifdef IKEC_ENGINE_HAS_RECONFIGURE
-        // TODO(engine reload): Engine::reconfigure is the API asked of the
-        // engine's owner (see docs/control.md, "reload"); define
-        // IKEC_ENGINE_HAS_RECONFIGURE once it exists.
-        if (auto st = engine_->reconfigure(now(), cfg.engine); !st) {
+        // New SAs use the new connections at once; established ones keep the
+        // settings they were set up with until they are replaced
+        // (Engine::reconfigure). SAs of removed connections are deleted.
+        if (auto st = engine_->reconfigure(cfg.engine); !st) {
             log_.error(Subsystem::IKE, "engine rejected the new connections: {}", st.error().what);
             return error_reply("engine rejected the new connections: " + st.error().what);
         }
+        std::size_t deleted = 0;
+        for (const auto& spis : engine_->established()) {
+            const ike::IkeSaState* sa = engine_->find(spis);
+            if (sa && std::find(r->removed.begin(), r->removed.end(), sa->config_name) !=
+                          r->removed.end()) {
+                if (engine_->delete_ike(now(), spis)) ++deleted;
+            }
+        }
         reply["connections"] = "applied";
+        reply["deleted_ike_sas"] = deleted;
         std::vector<ike::ConnectionConfig> fresh;
         for (const auto& c : cfg.engine.connections) {
             if (std::find(r->added.begin(), r->added.end(), c.name) != r->added.end())
                 fresh.push_back(c);
         }
         start_connections(fresh);
-#else
-        // Until the engine can take a new connection list, SAs keep running
-        // on the old one and the change waits for a restart; say so plainly.
-        reply["connections"] = "unchanged until restart";
-        log_.warn(Subsystem::IKE,
-                  "connection changes (added {}, removed {}, changed {}) apply after restart",
-                  r->added.size(), r->removed.size(), r->changed.size());
-#endif
     } else {
         reply["connections"] = "unchanged";
     }
@@ -380,6 +389,7 @@ json Daemon::stats() const {
                        {"events", d.events}}},
                      {"data_plane",
                       {{"installed", dp_.installed()},
+                       {"packets", dp_packet_stats_ ? dp_packet_stats_() : json::object()},
                        {"installs", dp.installs},
                        {"removals", dp.removals},
                        {"esp_in_udp", dp.esp_in_udp}}},

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -56,6 +57,15 @@ class Daemon {
     // Calls back from the data plane (it runs on the same io_context):
     // authentic ESP seen on an SA, so no liveness check is due (§2.4)...
     void note_inbound_traffic(const ike::IkeSpis& spis);
+    // A datagram the data plane's packet thread received on the NAT-T port
+    // (IKE behind the non-ESP marker). Thread-safe: it is posted to the
+    // daemon's thread. `local.port` is the configured NAT-T port.
+    void post_natt_datagram(const Endpoint& local, const Endpoint& remote, Bytes data);
+    // Before start(): the data plane owns the NAT-T sockets; IKE sent from
+    // port 4500 goes through `natt`.
+    void use_natt_sender(UdpTransport::NattSender natt) { udp_.set_natt_sender(std::move(natt)); }
+    // Packet counters of the data plane, for the stats command.
+    void set_packet_stats(std::function<nlohmann::json()> f) { dp_packet_stats_ = std::move(f); }
     // ...and ESP on an SPI we have no SA for, which the engine may report
     // to the peer with INVALID_SPI (§1.5), rate-limited by the engine.
     void report_invalid_spi(const IpAddress& remote, std::uint32_t spi);
@@ -98,6 +108,7 @@ class Daemon {
     std::chrono::steady_clock::time_point shutdown_deadline_;
     std::uint64_t control_requests_ = 0;
     std::uint64_t reloads_ = 0;
+    std::function<nlohmann::json()> dp_packet_stats_;
 };
 
 }  // namespace ikecluster::daemon

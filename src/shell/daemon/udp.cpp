@@ -112,8 +112,9 @@ Status UdpTransport::bind_one(const IpAddress& addr, bool wildcard, std::uint16_
 
 Status UdpTransport::open(const std::vector<IpAddress>& listen, std::uint16_t ike_port,
                           std::uint16_t natt_port) {
-    const std::pair<std::uint16_t, std::uint16_t> ports[] = {{ike_port, kEngineIkePort},
-                                                             {natt_port, kEngineNattPort}};
+    natt_port_ = natt_port;
+    std::vector<std::pair<std::uint16_t, std::uint16_t>> ports = {{ike_port, kEngineIkePort}};
+    if (!natt_) ports.emplace_back(natt_port, kEngineNattPort);
     if (listen.empty()) {
         for (auto [port, engine_port] : ports) {
             if (auto st = bind_one(IpAddress{}, true, port, engine_port); !st) return st;
@@ -198,6 +199,14 @@ void UdpTransport::drain(Sock& s) {
 }
 
 Status UdpTransport::send(const Endpoint& local, const Endpoint& remote, BytesView data) {
+    if (natt_ && local.port == kEngineNattPort) {
+        Status st = natt_(Endpoint{local.addr, natt_port_}, remote, data);
+        if (st)
+            ++sent_;
+        else
+            ++send_errors_;
+        return st;
+    }
     Sock* pick = nullptr;
     Sock* any = nullptr;  // same port and family: good enough without a source address
     for (auto& s : socks_) {

@@ -55,6 +55,13 @@ class UdpTransport final : public DatagramSender {
 
     Status send(const Endpoint& local, const Endpoint& remote, BytesView data) override;
 
+    // When the ESP data plane owns the NAT-T sockets (so ESP never passes
+    // through this thread), open() binds only the IKE port and sends from the
+    // engine's port 4500 go through `natt` instead.
+    using NattSender =
+        std::function<Status(const Endpoint& local, const Endpoint& remote, BytesView data)>;
+    void set_natt_sender(NattSender natt) { natt_ = std::move(natt); }
+
     std::uint64_t received() const { return received_; }
     std::uint64_t sent() const { return sent_; }
     std::uint64_t send_errors() const { return send_errors_; }
@@ -70,6 +77,8 @@ class UdpTransport final : public DatagramSender {
     Logger& log_;
     Receiver rx_;
     std::vector<std::unique_ptr<Sock>> socks_;
+    NattSender natt_;
+    std::uint16_t natt_port_ = kEngineNattPort;
     std::shared_ptr<bool> alive_;
     std::vector<std::uint8_t> buf_;
     std::uint64_t received_ = 0, sent_ = 0, send_errors_ = 0;

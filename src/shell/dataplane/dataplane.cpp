@@ -1,7 +1,9 @@
 #include "dataplane/dataplane.h"
 
+#include <netinet/in.h>
 #include <poll.h>
 #include <sys/eventfd.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -218,15 +220,43 @@ void DataPlane::remove(const ike::RemoveChildSa& r) {
 Status DataPlane::send_udp(const Endpoint& local, const Endpoint& remote, BytesView data) {
     Sock* s = impl_->udp_for(local.addr);
     if (!s) return Error{0, "no NAT-T socket for " + local.to_string()};
+    // sendmsg on a UDP socket is safe next to the packet thread's sendmmsg.
+    // On a wildcard socket the source address is named (IP_PKTINFO): the peer
+    // expects the answer from the address it sent to.
     sockaddr_storage to;
     socklen_t len = net::to_sockaddr(remote, to);
-    // sendto on a UDP socket is safe next to the packet thread's sendmmsg.
-    // The source address follows from the socket's binding or the route; a
-    // socket bound to "any" answers from the address routing picks, which
-    // for a gateway is the one the peer reached.
-    ssize_t n =
-        ::sendto(s->s.fd(), data.data(), data.size(), 0, reinterpret_cast<sockaddr*>(&to), len);
-    if (n < 0) return Error{0, std::string("sendto: ") + std::strerror(errno)};
+    iovec iov{const_cast<std::uint8_t*>(data.data()), data.size()};
+    msghdr msg{};
+    msg.msg_name = &to;
+    msg.msg_namelen = len;
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    alignas(cmsghdr) std::uint8_t control[CMSG_SPACE(sizeof(in6_pktinfo))] = {};
+    const bool wildcard = s->bound == IpAddress{} || s->bound == *IpAddress::parse("::");
+    const bool named = local.addr != IpAddress{} && local.addr != *IpAddress::parse("::");
+    if (wildcard && named) {
+        msg.msg_control = control;
+        cmsghdr* c = reinterpret_cast<cmsghdr*>(control);
+        if (local.addr.is_v6()) {
+            msg.msg_controllen = CMSG_SPACE(sizeof(in6_pktinfo));
+            c->cmsg_level = IPPROTO_IPV6;
+            c->cmsg_type = IPV6_PKTINFO;
+            c->cmsg_len = CMSG_LEN(sizeof(in6_pktinfo));
+            in6_pktinfo pi{};
+            std::memcpy(&pi.ipi6_addr, local.addr.bytes().data(), 16);
+            std::memcpy(CMSG_DATA(c), &pi, sizeof pi);
+        } else {
+            msg.msg_controllen = CMSG_SPACE(sizeof(in_pktinfo));
+            c->cmsg_level = IPPROTO_IP;
+            c->cmsg_type = IP_PKTINFO;
+            c->cmsg_len = CMSG_LEN(sizeof(in_pktinfo));
+            in_pktinfo pi{};
+            std::memcpy(&pi.ipi_spec_dst, local.addr.bytes().data(), 4);
+            std::memcpy(CMSG_DATA(c), &pi, sizeof pi);
+        }
+    }
+    if (::sendmsg(s->s.fd(), &msg, 0) < 0)
+        return Error{0, std::string("sendmsg: ") + std::strerror(errno)};
     return Ok{};
 }
 

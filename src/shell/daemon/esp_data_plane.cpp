@@ -1,0 +1,70 @@
+#include "daemon/esp_data_plane.h"
+
+namespace ikecluster::daemon {
+
+EspDataPlane::EspDataPlane(Logger& log, const config::DaemonConfig& cfg) : log_(log) {
+    cfg_.tun_name = cfg.dataplane.tun_name;
+    cfg_.mtu = cfg.dataplane.mtu;
+    cfg_.replay_window = cfg.dataplane.replay_window;
+    cfg_.manage_routes = cfg.dataplane.routes;
+    cfg_.raw_esp = cfg.dataplane.raw_esp;
+    cfg_.listen = cfg.listen;
+    cfg_.natt_port = cfg.natt_port;
+}
+
+EspDataPlane::~EspDataPlane() {
+    stop();
+}
+
+Status EspDataPlane::start(dp::DataPlane::IkeHandler on_ike) {
+    auto d = dp::DataPlane::start(cfg_, std::move(on_ike));
+    if (!d) return d.error();
+    dp_ = std::move(*d);
+    log_.info(Subsystem::DP, "data plane up: TUN {} (mtu {}), NAT-T port {}{}", dp_->tun_name(),
+              cfg_.mtu, cfg_.natt_port, cfg_.raw_esp ? ", raw ESP" : "");
+    return Ok{};
+}
+
+void EspDataPlane::stop() {
+    dp_.reset();
+}
+
+Status EspDataPlane::send_udp(const Endpoint& local, const Endpoint& remote, BytesView data) {
+    if (!dp_) return Error{0, "data plane not running"};
+    return dp_->send_udp(local, remote, data);
+}
+
+std::vector<dp::Activity> EspDataPlane::take_activity() {
+    return dp_ ? dp_->take_activity() : std::vector<dp::Activity>{};
+}
+
+dp::DataPlaneStats EspDataPlane::packet_stats() const {
+    return dp_ ? dp_->stats() : dp::DataPlaneStats{};
+}
+
+void EspDataPlane::install(const ike::InstallChildSa& sa) {
+    if (!dp_) return;
+    if (auto st = dp_->install(sa); !st) {
+        log_.error(Subsystem::DP, "cannot install Child SA {:08x}/{:08x}: {}", sa.child.spi_in,
+                   sa.child.spi_out, st.error().what);
+        return;
+    }
+    ++stats_.installs;
+    log_.debug(Subsystem::DP, "installed Child SA in={:08x} out={:08x} peer={} {}", sa.child.spi_in,
+               sa.child.spi_out, sa.remote.to_string(), sa.encap ? "ESP-in-UDP" : "raw ESP");
+}
+
+void EspDataPlane::remove(const ike::RemoveChildSa& sa) {
+    if (!dp_) return;
+    dp_->remove(sa);
+    ++stats_.removals;
+    log_.debug(Subsystem::DP, "removed Child SA in={:08x} out={:08x}", sa.spi_in, sa.spi_out);
+}
+
+void EspDataPlane::esp_in_udp(const Endpoint&, const Endpoint&, BytesView) {
+    // The packet thread owns the NAT-T sockets, so ESP never reaches the IKE
+    // side; nothing to do if a stray one does.
+    ++stats_.esp_in_udp;
+}
+
+}  // namespace ikecluster::daemon
