@@ -154,6 +154,8 @@ int main(int argc, char** argv) {
                 if (wait_error) return;
                 for (const auto& a : esp->take_activity())
                     d.note_inbound_traffic(a.ike);
+                for (const auto& r : esp->take_rekey_requests())
+                    d.request_child_rekey(r.spi_in);
                 if (!d.stopping()) tick();
             });
         };

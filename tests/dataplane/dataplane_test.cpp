@@ -100,9 +100,10 @@ int udp_socket(const char* addr, std::uint16_t port) {
     return fd;
 }
 
-void run_pair(NsLab& lab, bool encap) {
+void run_pair(NsLab& lab, bool encap, std::uint64_t rekey_margin = 0) {
     std::vector<Bytes> ike_seen;
     DataPlaneConfig ca;
+    ca.rekey_margin = rekey_margin;
     ca.tun_name = "ikecA";
     ca.listen = {ip("198.51.100.1")};
     lab.enter(lab.a);
@@ -166,6 +167,17 @@ void run_pair(NsLab& lab, bool encap) {
     auto act = (*dpb)->take_activity();
     ASSERT_EQ(act.size(), 1u);
     EXPECT_EQ(act[0].ike, spis);
+    // Without a small margin no SA is near the end of its sequence numbers;
+    // with one, the first packet asks for a rekey, once.
+    auto rk = (*dpa)->take_rekey_requests();
+    if (rekey_margin == 0) {
+        EXPECT_TRUE(rk.empty());
+    } else {
+        ASSERT_EQ(rk.size(), 1u);
+        EXPECT_EQ(rk[0].ike, spis);
+        EXPECT_EQ(rk[0].spi_in, 0x1001u);
+        EXPECT_TRUE((*dpa)->take_rekey_requests().empty());
+    }
     auto ctr = (*dpa)->counters(0x1001);
     ASSERT_TRUE(ctr);
     EXPECT_GE(ctr->out_next_seq, 2u);
@@ -241,4 +253,8 @@ TEST_F(NsLab, IkeOnTheNattPortGoesToTheIkeSide) {
     std::array<std::uint8_t, 64> buf{};
     EXPECT_EQ(::recv(s, buf.data(), buf.size(), 0), ssize_t(sizeof ike));
     ::close(s);
+}
+
+TEST_F(NsLab, RekeyRequestedBeforeSequenceNumbersRunOut) {
+    run_pair(*this, true, ~0ull);  // every SA is "near the end"
 }

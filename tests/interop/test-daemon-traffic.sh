@@ -290,6 +290,18 @@ for mode in raw encap; do
         if [ $mode = raw ] && [ "$encap" != false ]; then fail "$mode: SA encapsulated without NAT"; fi
         pings "$NS_cl2" "$mode"
         transfer "$NS_cl2" "$mode IPv4"
+        if [ $mode = encap ]; then
+            # RFC 3948 §2.3: with forced encapsulation we keep the NAT mapping
+            # alive with one-octet keepalives every 20 s.
+            ka=0
+            for i in $(seq 26); do
+                ka=$(ctl "$NS_cl2" "$CLD" stats --json | jq -r '.data_plane.nat_keepalives_sent // 0')
+                [ "$ka" -ge 1 ] 2>/dev/null && break
+                sleep 1
+            done
+            [ "$ka" -ge 1 ] 2>/dev/null && log "$mode: NAT keepalives sent: $ka" ||
+                fail "$mode: no NAT keepalive within 26 s"
+        fi
     fi
     stop_ikecd "$CLD"
     stop_ikecd "$GWD"

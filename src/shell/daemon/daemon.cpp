@@ -26,6 +26,7 @@ Daemon::Daemon(asio::io_context& io, ConfigStore& store, Logger& log, ServiceNot
       control_(io, log, [this](std::string_view line) { return handle_line(line); }),
       timer_(io),
       watchdog_(io),
+      keepalive_(io),
       shutdown_timer_(io),
       signals_(io, SIGHUP, SIGTERM, SIGINT),
       started_(Clock::now()) {}
@@ -44,6 +45,7 @@ Status Daemon::start() {
     log_.info(Subsystem::CTL, "control socket {}", cfg.control_socket);
     wait_signals();
     arm_watchdog();
+    arm_keepalive();
     start_connections(cfg.engine.connections);
     notifier_.ready();
     notifier_.status("running");
@@ -135,6 +137,41 @@ void Daemon::arm_watchdog() {
         notifier_.watchdog();
         arm_watchdog();
     });
+}
+
+// RFC 3948 §2.3: the side behind a NAT sends a one-octet keepalive on the
+// NAT-T port so the NAT keeps the mapping; 20 s is the RFC's suggestion. We
+// also send them when we forced encapsulation (the peer believes we are
+// behind a NAT, and a NAT may in fact be there without changing addresses).
+void Daemon::arm_keepalive() {
+    keepalive_.expires_after(std::chrono::seconds(20));
+    keepalive_.async_wait([this](std::error_code ec) {
+        if (ec || stopping_) return;
+        static const std::uint8_t kKeepalive[] = {0xff};
+        for (const auto& s : engine_->established()) {
+            const ike::IkeSaState* st = engine_->find(s);
+            if (!st || !st->encap) continue;
+            const ike::ConnectionConfig* conn = nullptr;
+            for (const auto& c : engine_->config().connections) {
+                if (c.name == st->config_name) conn = &c;
+            }
+            bool behind = (int(st->nat) & int(ike::NatState::LOCAL_BEHIND_NAT)) != 0;
+            if (!behind && !(conn && conn->force_encap)) continue;
+            if (udp_.send(Endpoint{st->local.addr, kEngineNattPort}, st->remote,
+                          BytesView(kKeepalive, 1)))
+                ++keepalives_sent_;
+        }
+        arm_keepalive();
+    });
+}
+
+void Daemon::request_child_rekey(std::uint32_t spi_in) {
+    const ike::IkeSaState* owner = owner_of_child(spi_in);
+    if (!owner) return;
+    log_.info(Subsystem::DP, "Child SA {:08x} is near the end of its sequence numbers: rekeying",
+              spi_in);
+    (void)engine_->rekey_child(now(), owner->spis, spi_in);
+    pump();
 }
 
 void Daemon::wait_signals() {
@@ -230,6 +267,7 @@ void Daemon::shutdown_poll() {
 void Daemon::finish() {
     timer_.cancel();
     watchdog_.cancel();
+    keepalive_.cancel();
     std::error_code ec;
     signals_.cancel(ec);
     udp_.close();
@@ -389,6 +427,7 @@ json Daemon::stats() const {
                        {"events", d.events}}},
                      {"data_plane",
                       {{"installed", dp_.installed()},
+                       {"nat_keepalives_sent", keepalives_sent_},
                        {"packets", dp_packet_stats_ ? dp_packet_stats_() : json::object()},
                        {"installs", dp.installs},
                        {"removals", dp.removals},

@@ -64,6 +64,9 @@ class Daemon {
     // Before start(): the data plane owns the NAT-T sockets; IKE sent from
     // port 4500 goes through `natt`.
     void use_natt_sender(UdpTransport::NattSender natt) { udp_.set_natt_sender(std::move(natt)); }
+    // The data plane's request to rekey a Child SA (by our inbound SPI)
+    // before its sequence numbers run out (RFC 4303 §3.3.3).
+    void request_child_rekey(std::uint32_t spi_in);
     // Packet counters of the data plane, for the stats command.
     void set_packet_stats(std::function<nlohmann::json()> f) { dp_packet_stats_ = std::move(f); }
     // ...and ESP on an SPI we have no SA for, which the engine may report
@@ -76,6 +79,7 @@ class Daemon {
     void pump();  // dispatch outputs, re-arm the engine timer
     void arm_timer();
     void arm_watchdog();
+    void arm_keepalive();
     void wait_signals();
     void start_connections(const std::vector<ike::ConnectionConfig>& conns);
     void shutdown_poll();
@@ -100,6 +104,8 @@ class Daemon {
     ControlServer control_;
     asio::steady_timer timer_;
     asio::steady_timer watchdog_;
+    asio::steady_timer keepalive_;
+    std::uint64_t keepalives_sent_ = 0;
     asio::steady_timer shutdown_timer_;
     asio::signal_set signals_;
     Time armed_for_ = Time::max();

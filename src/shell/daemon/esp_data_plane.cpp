@@ -38,6 +38,10 @@ std::vector<dp::Activity> EspDataPlane::take_activity() {
     return dp_ ? dp_->take_activity() : std::vector<dp::Activity>{};
 }
 
+std::vector<dp::RekeyRequest> EspDataPlane::take_rekey_requests() {
+    return dp_ ? dp_->take_rekey_requests() : std::vector<dp::RekeyRequest>{};
+}
+
 dp::DataPlaneStats EspDataPlane::packet_stats() const {
     return dp_ ? dp_->stats() : dp::DataPlaneStats{};
 }

@@ -27,6 +27,7 @@ class EspDataPlane final : public DataPlane {
     // IKE on the NAT-T port goes out through the data plane's socket.
     Status send_udp(const Endpoint& local, const Endpoint& remote, BytesView data);
     std::vector<dp::Activity> take_activity();
+    std::vector<dp::RekeyRequest> take_rekey_requests();
     dp::DataPlaneStats packet_stats() const;
 
     void install(const ike::InstallChildSa& sa) override;

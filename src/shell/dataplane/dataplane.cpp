@@ -33,6 +33,8 @@ struct OutEntry {
     esp::OutboundSa sa;
     Endpoint local, remote;
     bool encap = false;
+    ike::IkeSpis ike;
+    bool rekey_requested = false;
 };
 
 struct InEntry {
@@ -72,6 +74,7 @@ struct DataPlane::Impl {
     std::uint32_t install_seq = 0;
     std::uint64_t epoch = 1;
     std::vector<Activity> activity;
+    std::vector<RekeyRequest> rekeys;
     DataPlaneStats st;
 
     // Routes are shared by the SAs that cover a prefix (a rekey installs the
@@ -175,6 +178,7 @@ void DataPlane::Impl::routes_del(const ike::TsList& remote) {
 Status DataPlane::install(const ike::InstallChildSa& c) {
     esp::SaOptions opts;
     opts.replay_window = impl_->cfg.replay_window;
+    opts.rekey_margin = impl_->cfg.rekey_margin;
     // Key setup happens here, on the caller's thread, not on the packet path.
     auto out = esp::OutboundSa::create(c.child, opts);
     if (!out) return out.error();
@@ -187,7 +191,7 @@ Status DataPlane::install(const ike::InstallChildSa& c) {
     if (!c.encap) remote.port = 0;
     std::lock_guard lock(impl_->mu);
     impl_->outs.insert_or_assign(c.child.spi_in,
-                                 OutEntry{std::move(*out), c.local, remote, c.encap});
+                                 OutEntry{std::move(*out), c.local, remote, c.encap, c.ike, false});
     impl_->ins.insert_or_assign(
         c.child.spi_in,
         InEntry{std::move(*in), c.child.ts_local, c.child.ts_remote, c.ike, c.child.spi_out, 0});
@@ -271,6 +275,11 @@ std::vector<Activity> DataPlane::take_activity() {
     return std::exchange(impl_->activity, {});
 }
 
+std::vector<RekeyRequest> DataPlane::take_rekey_requests() {
+    std::lock_guard lock(impl_->mu);
+    return std::exchange(impl_->rekeys, {});
+}
+
 std::optional<DataPlane::Counters> DataPlane::counters(std::uint32_t spi_in) const {
     std::lock_guard lock(impl_->mu);
     auto i = impl_->ins.find(spi_in);
@@ -348,6 +357,10 @@ void DataPlane::Impl::from_tun() {
         OutEntry& o = it->second;
         std::span<std::uint8_t> buf(p.data - esp::kHeadroom, esp::kHeadroom + p.tailroom);
         auto sealed = o.sa.seal(buf, p.len);
+        if (!o.rekey_requested && o.sa.needs_rekey()) {
+            o.rekey_requested = true;
+            rekeys.push_back(RekeyRequest{o.ike, it->first});
+        }
         if (!sealed) {
             ++st.send_errors;
             continue;

@@ -38,6 +38,9 @@ struct DataPlaneConfig {
     std::vector<IpAddress> listen;     // addresses for the NAT-T sockets (empty: any)
     std::uint16_t natt_port = 4500;
     bool raw_esp = true;  // open raw ESP sockets (needs CAP_NET_RAW)
+    // Outbound SAs ask for a rekey when this many sequence numbers remain
+    // (0: the ESP default, 1/16 of the space; tests set it high).
+    std::uint64_t rekey_margin = 0;
 };
 
 struct DataPlaneStats {
@@ -58,6 +61,13 @@ struct DataPlaneStats {
 // authentic inbound ESP proves the peer is alive (Engine::note_inbound_traffic).
 struct Activity {
     ike::IkeSpis ike;
+};
+
+// An outbound SA close to exhausting its sequence numbers (RFC 4303 §3.3.3:
+// they must never wrap): the IKE side must rekey it now. Reported once.
+struct RekeyRequest {
+    ike::IkeSpis ike;
+    std::uint32_t spi_in = 0;  // the Child SA, by our inbound SPI
 };
 
 class DataPlane {
@@ -82,6 +92,7 @@ class DataPlane {
 
     DataPlaneStats stats() const;
     std::vector<Activity> take_activity();
+    std::vector<RekeyRequest> take_rekey_requests();
     const std::string& tun_name() const;
     // Inbound replay high-water mark and outbound next sequence number of a
     // Child SA (by our inbound SPI), for checkpoints; nullopt when unknown.
