@@ -149,3 +149,27 @@ sw() {
     shift
     STRONGSWAN_CONF=$LAB/$n/strongswan.conf swanctl "$@" --uri "unix://$LAB/$n/charon.vici"
 }
+
+# ikec_programs ROOT TOOL...: skips (exit 77) unless root, strongSwan and each
+# TOOL are there; sets IKECD and IKECTL, building the Release tree unless
+# IKEC_BUILD names a build directory (scripts/test sets it).
+ikec_programs() {
+    local root=$1 t build
+    shift
+    [ "$(id -u)" = 0 ] || { echo "SKIP: needs root (network namespaces)"; exit 77; }
+    [ -x "$CHARON" ] && command -v swanctl >/dev/null ||
+        { echo "SKIP: strongSwan not installed (scripts/install-deps)"; exit 77; }
+    for t in "$@"; do
+        command -v "$t" >/dev/null || { echo "SKIP: $t missing (scripts/install-deps)"; exit 77; }
+    done
+    build=${IKEC_BUILD:-}
+    if [ -z "$build" ]; then
+        build=$root/build/release
+        cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null &&
+            cmake --build "$build" --target ikeclusterd ikeclusterctl >/dev/null ||
+            { echo "FAIL: build"; exit 1; }
+    fi
+    IKECD=$build/apps/ikeclusterd/ikeclusterd
+    IKECTL=$build/apps/ikeclusterctl/ikeclusterctl
+    [ -x "$IKECD" ] && [ -x "$IKECTL" ] || { echo "FAIL: $IKECD / $IKECTL not built"; exit 1; }
+}

@@ -19,25 +19,8 @@ set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
 
-[ "$(id -u)" = 0 ] || { echo "SKIP: needs root (network namespaces)"; exit 77; }
-[ -x /usr/lib/ipsec/charon ] && command -v swanctl >/dev/null ||
-    { echo "SKIP: strongSwan not installed (scripts/install-deps)"; exit 77; }
-for t in jq nc sha256sum; do
-    command -v $t >/dev/null || { echo "SKIP: $t missing (scripts/install-deps)"; exit 77; }
-done
-
-build=${IKEC_BUILD:-}
-if [ -z "$build" ]; then
-    build=$root/build/release
-    cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null &&
-        cmake --build "$build" --target ikeclusterd ikeclusterctl >/dev/null ||
-        { echo "FAIL: build"; exit 1; }
-fi
-IKECD=$build/apps/ikeclusterd/ikeclusterd
-IKECTL=$build/apps/ikeclusterctl/ikeclusterctl
-[ -x "$IKECD" ] && [ -x "$IKECTL" ] || { echo "FAIL: $IKECD / $IKECTL not built"; exit 1; }
-
 . "$here/lib.sh"
+ikec_programs "$root" jq nc sha256sum
 lab_init daemon-traffic
 lab_ns gw cl
 lab_link gw cl 198.51.100.1/24 198.51.100.2/24

@@ -1,5 +1,7 @@
 #include "daemon/udp.h"
 
+#include "net/batch.h"
+
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
@@ -19,39 +21,8 @@ struct UdpTransport::Sock {
 };
 
 namespace {
-Endpoint from_sockaddr(const sockaddr_storage& ss) {
-    Endpoint e;
-    if (ss.ss_family == AF_INET) {
-        const auto& a = reinterpret_cast<const sockaddr_in&>(ss);
-        std::array<std::uint8_t, 4> b{};
-        std::memcpy(b.data(), &a.sin_addr, 4);
-        e.addr = IpAddress::v4(b);
-        e.port = ntohs(a.sin_port);
-    } else if (ss.ss_family == AF_INET6) {
-        const auto& a = reinterpret_cast<const sockaddr_in6&>(ss);
-        std::array<std::uint8_t, 16> b{};
-        std::memcpy(b.data(), &a.sin6_addr, 16);
-        e.addr = IpAddress::v6(b);
-        e.port = ntohs(a.sin6_port);
-    }
-    return e;
-}
-
-socklen_t to_sockaddr(const Endpoint& e, sockaddr_storage& ss) {
-    std::memset(&ss, 0, sizeof(ss));
-    if (e.addr.is_v4()) {
-        auto& a = reinterpret_cast<sockaddr_in&>(ss);
-        a.sin_family = AF_INET;
-        a.sin_port = htons(e.port);
-        std::memcpy(&a.sin_addr, e.addr.bytes().data(), 4);
-        return sizeof(a);
-    }
-    auto& a = reinterpret_cast<sockaddr_in6&>(ss);
-    a.sin6_family = AF_INET6;
-    a.sin6_port = htons(e.port);
-    std::memcpy(&a.sin6_addr, e.addr.bytes().data(), 16);
-    return sizeof(a);
-}
+using net::from_sockaddr;
+using net::to_sockaddr;
 
 bool unspecified(const IpAddress& a) {
     for (auto b : a.bytes()) {
@@ -226,7 +197,7 @@ Status UdpTransport::send(const Endpoint& local, const Endpoint& remote, BytesVi
     sockaddr_storage to{};
     socklen_t tolen = to_sockaddr(remote, to);
     iovec iov{const_cast<std::uint8_t*>(data.data()), data.size()};
-    alignas(cmsghdr) std::uint8_t control[CMSG_SPACE(sizeof(in6_pktinfo))] = {};
+    alignas(cmsghdr) std::uint8_t control[net::kPktinfoSpace];
     msghdr msg{};
     msg.msg_name = &to;
     msg.msg_namelen = tolen;
@@ -234,27 +205,8 @@ Status UdpTransport::send(const Endpoint& local, const Endpoint& remote, BytesVi
     msg.msg_iovlen = 1;
     // On a wildcard socket the kernel would pick the source address from the
     // route; the peer expects the address it sent to, so name it.
-    if (pick->wildcard && !unspecified(local.addr)) {
-        msg.msg_control = control;
-        cmsghdr* c = reinterpret_cast<cmsghdr*>(control);
-        if (local.addr.is_v4()) {
-            msg.msg_controllen = CMSG_SPACE(sizeof(in_pktinfo));
-            c->cmsg_level = IPPROTO_IP;
-            c->cmsg_type = IP_PKTINFO;
-            c->cmsg_len = CMSG_LEN(sizeof(in_pktinfo));
-            in_pktinfo pi{};
-            std::memcpy(&pi.ipi_spec_dst, local.addr.bytes().data(), 4);
-            std::memcpy(CMSG_DATA(c), &pi, sizeof(pi));
-        } else {
-            msg.msg_controllen = CMSG_SPACE(sizeof(in6_pktinfo));
-            c->cmsg_level = IPPROTO_IPV6;
-            c->cmsg_type = IPV6_PKTINFO;
-            c->cmsg_len = CMSG_LEN(sizeof(in6_pktinfo));
-            in6_pktinfo pi{};
-            std::memcpy(&pi.ipi6_addr, local.addr.bytes().data(), 16);
-            std::memcpy(CMSG_DATA(c), &pi, sizeof(pi));
-        }
-    }
+    if (pick->wildcard && !unspecified(local.addr))
+        net::set_source_address(msg, control, local.addr);
     ssize_t n = ::sendmsg(pick->s.native_handle(), &msg, 0);
     if (n < 0) {
         ++send_errors_;

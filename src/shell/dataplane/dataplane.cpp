@@ -235,30 +235,10 @@ Status DataPlane::send_udp(const Endpoint& local, const Endpoint& remote, BytesV
     msg.msg_namelen = len;
     msg.msg_iov = &iov;
     msg.msg_iovlen = 1;
-    alignas(cmsghdr) std::uint8_t control[CMSG_SPACE(sizeof(in6_pktinfo))] = {};
+    alignas(cmsghdr) std::uint8_t control[net::kPktinfoSpace];
     const bool wildcard = s->bound == IpAddress{} || s->bound == *IpAddress::parse("::");
     const bool named = local.addr != IpAddress{} && local.addr != *IpAddress::parse("::");
-    if (wildcard && named) {
-        msg.msg_control = control;
-        cmsghdr* c = reinterpret_cast<cmsghdr*>(control);
-        if (local.addr.is_v6()) {
-            msg.msg_controllen = CMSG_SPACE(sizeof(in6_pktinfo));
-            c->cmsg_level = IPPROTO_IPV6;
-            c->cmsg_type = IPV6_PKTINFO;
-            c->cmsg_len = CMSG_LEN(sizeof(in6_pktinfo));
-            in6_pktinfo pi{};
-            std::memcpy(&pi.ipi6_addr, local.addr.bytes().data(), 16);
-            std::memcpy(CMSG_DATA(c), &pi, sizeof pi);
-        } else {
-            msg.msg_controllen = CMSG_SPACE(sizeof(in_pktinfo));
-            c->cmsg_level = IPPROTO_IP;
-            c->cmsg_type = IP_PKTINFO;
-            c->cmsg_len = CMSG_LEN(sizeof(in_pktinfo));
-            in_pktinfo pi{};
-            std::memcpy(&pi.ipi_spec_dst, local.addr.bytes().data(), 4);
-            std::memcpy(CMSG_DATA(c), &pi, sizeof pi);
-        }
-    }
+    if (wildcard && named) net::set_source_address(msg, control, local.addr);
     if (::sendmsg(s->s.fd(), &msg, 0) < 0)
         return Error{0, std::string("sendmsg: ") + std::strerror(errno)};
     return Ok{};

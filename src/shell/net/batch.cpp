@@ -52,6 +52,29 @@ Endpoint from_sockaddr(const sockaddr_storage& s) {
     return Endpoint{IpAddress::v4(b), ntohs(a->sin_port)};
 }
 
+void set_source_address(msghdr& msg, std::uint8_t* control, const IpAddress& source) {
+    std::memset(control, 0, kPktinfoSpace);
+    msg.msg_control = control;
+    cmsghdr* c = reinterpret_cast<cmsghdr*>(control);
+    if (source.is_v6()) {
+        msg.msg_controllen = CMSG_SPACE(sizeof(in6_pktinfo));
+        c->cmsg_level = IPPROTO_IPV6;
+        c->cmsg_type = IPV6_PKTINFO;
+        c->cmsg_len = CMSG_LEN(sizeof(in6_pktinfo));
+        in6_pktinfo pi{};
+        std::memcpy(&pi.ipi6_addr, source.bytes().data(), 16);
+        std::memcpy(CMSG_DATA(c), &pi, sizeof pi);
+    } else {
+        msg.msg_controllen = CMSG_SPACE(sizeof(in_pktinfo));
+        c->cmsg_level = IPPROTO_IP;
+        c->cmsg_type = IP_PKTINFO;
+        c->cmsg_len = CMSG_LEN(sizeof(in_pktinfo));
+        in_pktinfo pi{};
+        std::memcpy(&pi.ipi_spec_dst, source.bytes().data(), 4);
+        std::memcpy(CMSG_DATA(c), &pi, sizeof pi);
+    }
+}
+
 // ---- PacketRing ---------------------------------------------------------------------
 
 PacketRing::PacketRing(std::size_t count, std::size_t buffer_size, std::size_t headroom)
@@ -226,27 +249,7 @@ Result<std::size_t> BatchSocket::send(PacketRing& ring, std::span<const std::uin
         if (p.has_local) {
             // Send from the address the peer knows us by (a gateway may have
             // several, the cluster's virtual IP among them).
-            std::uint8_t* cbuf = cmsgs_.data() + i * kCmsgSpace;
-            std::memset(cbuf, 0, kCmsgSpace);
-            h.msg_control = cbuf;
-            cmsghdr* c = reinterpret_cast<cmsghdr*>(cbuf);
-            if (v6_) {
-                h.msg_controllen = CMSG_SPACE(sizeof(in6_pktinfo));
-                c->cmsg_level = IPPROTO_IPV6;
-                c->cmsg_type = IPV6_PKTINFO;
-                c->cmsg_len = CMSG_LEN(sizeof(in6_pktinfo));
-                in6_pktinfo pi{};
-                std::memcpy(&pi.ipi6_addr, p.local.bytes().data(), 16);
-                std::memcpy(CMSG_DATA(c), &pi, sizeof pi);
-            } else {
-                h.msg_controllen = CMSG_SPACE(sizeof(in_pktinfo));
-                c->cmsg_level = IPPROTO_IP;
-                c->cmsg_type = IP_PKTINFO;
-                c->cmsg_len = CMSG_LEN(sizeof(in_pktinfo));
-                in_pktinfo pi{};
-                std::memcpy(&pi.ipi_spec_dst, p.local.bytes().data(), 4);
-                std::memcpy(CMSG_DATA(c), &pi, sizeof pi);
-            }
+            set_source_address(h, cmsgs_.data() + i * kCmsgSpace, p.local);
         }
     }
     if (n == 0) return std::size_t(0);

@@ -81,6 +81,14 @@ class BatchSocket {
     std::vector<std::uint8_t> cmsgs_;
 };
 
+// Space for one IP_PKTINFO or IPV6_PKTINFO control message.
+inline constexpr std::size_t kPktinfoSpace = CMSG_SPACE(sizeof(in6_pktinfo));
+// Names the source address of a datagram sent with sendmsg on a socket bound
+// to a wildcard address (IP_PKTINFO / IPV6_PKTINFO): a peer expects the answer
+// from the address it sent to. `control` must hold kPktinfoSpace octets and
+// live until sendmsg; msg.msg_control/msg_controllen are set.
+void set_source_address(msghdr& msg, std::uint8_t* control, const IpAddress& source);
+
 // Conversions between Endpoint and sockaddr.
 socklen_t to_sockaddr(const Endpoint& e, sockaddr_storage& out);
 Endpoint from_sockaddr(const sockaddr_storage& s);
