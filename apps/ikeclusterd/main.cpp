@@ -156,6 +156,9 @@ int main(int argc, char** argv) {
                     d.note_inbound_traffic(a.ike);
                 for (const auto& r : esp->take_rekey_requests())
                     d.request_child_rekey(r.spi_in);
+                // The engine rate-limits INVALID_SPI notices per IKE SA.
+                for (const auto& u : esp->take_unknown_spis())
+                    d.report_invalid_spi(u.from, u.spi);
                 if (!d.stopping()) tick();
             });
         };

@@ -245,6 +245,11 @@ TEST_F(NsLab, IkeOnTheNattPortGoesToTheIkeSide) {
     EXPECT_EQ(seen[0].first, (Endpoint{ip("198.51.100.1"), 4500}));
     EXPECT_EQ(seen[0].second, Bytes(std::begin(ike), std::end(ike)));
     EXPECT_EQ((*dp)->stats().unknown_spi, 1u);
+    auto unknown = (*dp)->take_unknown_spis();
+    ASSERT_EQ(unknown.size(), 1u);
+    EXPECT_EQ(unknown[0].from, ip("198.51.100.2"));
+    EXPECT_EQ(unknown[0].spi, 0x100u);
+    EXPECT_TRUE((*dp)->take_unknown_spis().empty());
     // The IKE side answers through the data plane's socket.
     ASSERT_TRUE((*dp)
                     ->send_udp({ip("198.51.100.1"), 4500}, {ip("198.51.100.2"), 4500},

@@ -38,6 +38,10 @@ std::vector<dp::Activity> EspDataPlane::take_activity() {
     return dp_ ? dp_->take_activity() : std::vector<dp::Activity>{};
 }
 
+std::vector<dp::DataPlane::UnknownSpi> EspDataPlane::take_unknown_spis() {
+    return dp_ ? dp_->take_unknown_spis() : std::vector<dp::DataPlane::UnknownSpi>{};
+}
+
 std::vector<dp::RekeyRequest> EspDataPlane::take_rekey_requests() {
     return dp_ ? dp_->take_rekey_requests() : std::vector<dp::RekeyRequest>{};
 }

@@ -28,6 +28,7 @@ class EspDataPlane final : public DataPlane {
     Status send_udp(const Endpoint& local, const Endpoint& remote, BytesView data);
     std::vector<dp::Activity> take_activity();
     std::vector<dp::RekeyRequest> take_rekey_requests();
+    std::vector<dp::DataPlane::UnknownSpi> take_unknown_spis();
     dp::DataPlaneStats packet_stats() const;
 
     void install(const ike::InstallChildSa& sa) override;

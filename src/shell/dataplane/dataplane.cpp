@@ -28,6 +28,7 @@ namespace {
 constexpr std::size_t kBatch = 64;
 constexpr std::size_t kBufferSize = 2048 + 128;  // MTU-sized packets plus headers and trailers
 constexpr std::size_t kRingHeadroom = 64;        // >= esp::kHeadroom
+constexpr std::size_t kMaxUnknown = 16;
 
 struct OutEntry {
     esp::OutboundSa sa;
@@ -75,6 +76,7 @@ struct DataPlane::Impl {
     std::uint64_t epoch = 1;
     std::vector<Activity> activity;
     std::vector<RekeyRequest> rekeys;
+    std::vector<DataPlane::UnknownSpi> unknown;  // bounded: kMaxUnknown
     DataPlaneStats st;
 
     // Routes are shared by the SAs that cover a prefix (a rekey installs the
@@ -93,7 +95,7 @@ struct DataPlane::Impl {
     void run();
     void from_tun();
     void from_sock(Sock& s);
-    void deliver(net::Packet& p, bool udp);
+    void deliver(net::Packet& p);
     Sock* udp_for(const IpAddress& local);
     Sock* raw_for(bool v6);
     void routes_add(const ike::TsList& remote);
@@ -255,6 +257,11 @@ std::vector<Activity> DataPlane::take_activity() {
     return std::exchange(impl_->activity, {});
 }
 
+std::vector<DataPlane::UnknownSpi> DataPlane::take_unknown_spis() {
+    std::lock_guard lock(impl_->mu);
+    return std::exchange(impl_->unknown, {});
+}
+
 std::vector<RekeyRequest> DataPlane::take_rekey_requests() {
     std::lock_guard lock(impl_->mu);
     return std::exchange(impl_->rekeys, {});
@@ -407,11 +414,11 @@ void DataPlane::Impl::from_sock(Sock& s) {
                 continue;
             }
         }
-        deliver(p, s.udp);
+        deliver(p);
     }
 }
 
-void DataPlane::Impl::deliver(net::Packet& p, bool) {
+void DataPlane::Impl::deliver(net::Packet& p) {
     ++st.esp_received;
     if (p.len < wire::kEspHeaderSize) {
         ++st.rejected;
@@ -421,6 +428,7 @@ void DataPlane::Impl::deliver(net::Packet& p, bool) {
     auto it = ins.find(spi);
     if (it == ins.end()) {
         ++st.unknown_spi;
+        if (unknown.size() < kMaxUnknown) unknown.push_back({p.peer.addr, spi});
         return;
     }
     InEntry& e = it->second;

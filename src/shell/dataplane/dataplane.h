@@ -93,6 +93,14 @@ class DataPlane {
     DataPlaneStats stats() const;
     std::vector<Activity> take_activity();
     std::vector<RekeyRequest> take_rekey_requests();
+    // ESP that arrived on SPIs we have no SA for, since the last call: the
+    // IKE side may tell the peer (INVALID_SPI, RFC 7296 §1.5). At most 16 per
+    // call, so a flood of random SPIs costs the IKE thread nothing.
+    struct UnknownSpi {
+        IpAddress from;
+        std::uint32_t spi = 0;
+    };
+    std::vector<UnknownSpi> take_unknown_spis();
     const std::string& tun_name() const;
     // Inbound replay high-water mark and outbound next sequence number of a
     // Child SA (by our inbound SPI), for checkpoints; nullopt when unknown.
