@@ -30,6 +30,14 @@ constexpr std::size_t kBufferSize = 2048 + 128;  // MTU-sized packets plus heade
 constexpr std::size_t kRingHeadroom = 64;        // >= esp::kHeadroom
 constexpr std::size_t kMaxUnknown = 16;
 
+// The IPv4 and IPv6 wildcard addresses.
+bool unspecified(const IpAddress& a) {
+    for (std::uint8_t b : a.bytes()) {
+        if (b) return false;
+    }
+    return true;
+}
+
 struct OutEntry {
     esp::OutboundSa sa;
     Endpoint local, remote;
@@ -122,7 +130,7 @@ Result<std::unique_ptr<DataPlane>> DataPlane::start(const DataPlaneConfig& cfg, 
     if (auto up = nl->link_up(impl->tun.ifindex(), cfg.mtu); !up) return up.error();
     impl->nl.emplace(std::move(*nl));
     std::vector<IpAddress> listen = cfg.listen;
-    if (listen.empty()) listen = {IpAddress{}, *IpAddress::parse("::")};
+    if (listen.empty()) listen = {IpAddress{}, IpAddress::v6({})};
     for (const IpAddress& a : listen) {
         auto s = net::BatchSocket::udp({a, cfg.natt_port});
         if (!s) return s.error();
@@ -238,9 +246,8 @@ Status DataPlane::send_udp(const Endpoint& local, const Endpoint& remote, BytesV
     msg.msg_iov = &iov;
     msg.msg_iovlen = 1;
     alignas(cmsghdr) std::uint8_t control[net::kPktinfoSpace];
-    const bool wildcard = s->bound == IpAddress{} || s->bound == *IpAddress::parse("::");
-    const bool named = local.addr != IpAddress{} && local.addr != *IpAddress::parse("::");
-    if (wildcard && named) net::set_source_address(msg, control, local.addr);
+    if (unspecified(s->bound) && !unspecified(local.addr))
+        net::set_source_address(msg, control, local.addr);
     if (::sendmsg(s->s.fd(), &msg, 0) < 0)
         return Error{0, std::string("sendmsg: ") + std::strerror(errno)};
     return Ok{};
@@ -282,7 +289,7 @@ Sock* DataPlane::Impl::udp_for(const IpAddress& local) {
     for (Sock& s : socks) {
         if (!s.udp || s.bound.is_v6() != local.is_v6()) continue;
         if (s.bound == local) return &s;
-        if (s.bound == IpAddress{} || s.bound == *IpAddress::parse("::")) any = &s;
+        if (unspecified(s.bound)) any = &s;  // on the packet path: no parsing here
     }
     return any;
 }
