@@ -171,6 +171,7 @@ json child_json(const ike::ChildSaState& c) {
                 {"spi_in", spi_text(c.spi_in)},
                 {"spi_out", spi_text(c.spi_out)},
                 {"mode", c.mode == ike::IpsecMode::TUNNEL ? "tunnel" : "transport"},
+                {"esn", c.esn},
                 {"esp", child_suite_text(c)},
                 {"local_ts", ts_json(c.ts_local)},
                 {"remote_ts", ts_json(c.ts_remote)}};
