@@ -23,6 +23,13 @@ class IpAddress {
 
     bool is_v4() const { return !v6_; }
     bool is_v6() const { return v6_; }
+    // 0.0.0.0 or :: (a socket bound to it accepts any local address).
+    bool is_unspecified() const {
+        for (std::uint8_t b : bytes()) {
+            if (b) return false;
+        }
+        return true;
+    }
     // 4 or 16 bytes in network order.
     BytesView bytes() const { return BytesView(b_.data(), v6_ ? 16 : 4); }
     std::string to_string() const;

@@ -192,6 +192,7 @@ class Engine {
     void on_informational_response(Time now, Sa& sa, Inflight& fl,
                                    const std::vector<wire::Payload>& in);
     void queue(Sa& sa, Task t, bool front = false);
+    Status submit(Time now, Sa& sa, Task t);
     void start_next(Time now, Sa& sa);
     void send_task(Time now, Sa& sa, Inflight fl);
     void retry_later(Time now, Sa& sa, Task t);

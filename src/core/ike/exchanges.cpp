@@ -854,6 +854,15 @@ void Engine::remove_child(Sa& sa, std::uint32_t spi_in) {
 
 // ---- commands ---------------------------------------------------------------------
 
+// Queues the exchange, starts it if the window is free, and brings the
+// deadlines up to date: the common tail of every command.
+Status Engine::submit(Time now, Sa& sa, Task t) {
+    queue(sa, t);
+    start_next(now, sa);
+    reschedule();
+    return Ok{};
+}
+
 namespace {
 Error no_sa() {
     return Error{0, "no established IKE SA with those SPIs"};
@@ -867,10 +876,7 @@ Status Engine::create_child(Time now, const IkeSpis& spis, std::string_view chil
     if (!cc)
         return Error{
             0, "connection '" + sa->conn->name + "' has no child '" + std::string(child) + "'"};
-    queue(*sa, Task{TaskKind::CREATE_CHILD, 0, cc});
-    start_next(now, *sa);
-    reschedule();
-    return Ok{};
+    return submit(now, *sa, Task{TaskKind::CREATE_CHILD, 0, cc});
 }
 
 Status Engine::rekey_child(Time now, const IkeSpis& spis, std::uint32_t spi_in) {
@@ -878,19 +884,13 @@ Status Engine::rekey_child(Time now, const IkeSpis& spis, std::uint32_t spi_in) 
     if (!sa || sa->rekeyed || sa->deleting_ike) return no_sa();
     if (!sa->child_by_in(spi_in) || sa->is_deleting(spi_in))
         return Error{0, "no Child SA with inbound SPI " + std::to_string(spi_in)};
-    queue(*sa, Task{TaskKind::REKEY_CHILD, spi_in});
-    start_next(now, *sa);
-    reschedule();
-    return Ok{};
+    return submit(now, *sa, Task{TaskKind::REKEY_CHILD, spi_in});
 }
 
 Status Engine::rekey_ike(Time now, const IkeSpis& spis) {
     Sa* sa = find_established(spis);
     if (!sa || sa->rekeyed || sa->deleting_ike) return no_sa();
-    queue(*sa, Task{TaskKind::REKEY_IKE});
-    start_next(now, *sa);
-    reschedule();
-    return Ok{};
+    return submit(now, *sa, Task{TaskKind::REKEY_IKE});
 }
 
 Status Engine::delete_child(Time now, const IkeSpis& spis, std::uint32_t spi_in) {
@@ -898,28 +898,19 @@ Status Engine::delete_child(Time now, const IkeSpis& spis, std::uint32_t spi_in)
     if (!sa || sa->deleting_ike) return no_sa();
     if (!sa->child_by_in(spi_in))
         return Error{0, "no Child SA with inbound SPI " + std::to_string(spi_in)};
-    queue(*sa, Task{TaskKind::DELETE_CHILD, spi_in});
-    start_next(now, *sa);
-    reschedule();
-    return Ok{};
+    return submit(now, *sa, Task{TaskKind::DELETE_CHILD, spi_in});
 }
 
 Status Engine::delete_ike(Time now, const IkeSpis& spis) {
     Sa* sa = find_established(spis);
     if (!sa) return no_sa();
-    if (!sa->deleting_ike) queue(*sa, Task{TaskKind::DELETE_IKE});
-    start_next(now, *sa);
-    reschedule();
-    return Ok{};
+    return submit(now, *sa, Task{TaskKind::DELETE_IKE});  // queue() ignores a second one
 }
 
 Status Engine::check_liveness(Time now, const IkeSpis& spis) {
     Sa* sa = find_established(spis);
     if (!sa || sa->rekeyed || sa->deleting_ike) return no_sa();
-    queue(*sa, Task{TaskKind::DPD});
-    start_next(now, *sa);
-    reschedule();
-    return Ok{};
+    return submit(now, *sa, Task{TaskKind::DPD});
 }
 
 void Engine::note_inbound_traffic(Time now, const IkeSpis& spis) {

@@ -24,13 +24,6 @@ namespace {
 using net::from_sockaddr;
 using net::to_sockaddr;
 
-bool unspecified(const IpAddress& a) {
-    for (auto b : a.bytes()) {
-        if (b) return false;
-    }
-    return true;
-}
-
 asio::ip::address to_asio(const IpAddress& a) {
     if (a.is_v4()) {
         asio::ip::address_v4::bytes_type b;
@@ -97,7 +90,7 @@ Status UdpTransport::open(const std::vector<IpAddress>& listen, std::uint16_t ik
     }
     for (const auto& a : listen) {
         for (auto [port, engine_port] : ports) {
-            if (auto st = bind_one(a, unspecified(a), port, engine_port); !st) return st;
+            if (auto st = bind_one(a, a.is_unspecified(), port, engine_port); !st) return st;
         }
     }
     return Ok{};
@@ -189,7 +182,7 @@ Status UdpTransport::send(const Endpoint& local, const Endpoint& remote, BytesVi
         }
         if (s->wildcard && !pick) pick = s.get();
     }
-    if (!pick && unspecified(local.addr)) pick = any;
+    if (!pick && local.addr.is_unspecified()) pick = any;
     if (!pick) {
         ++send_errors_;
         return Error{0, "no socket for " + local.to_string()};
@@ -205,7 +198,7 @@ Status UdpTransport::send(const Endpoint& local, const Endpoint& remote, BytesVi
     msg.msg_iovlen = 1;
     // On a wildcard socket the kernel would pick the source address from the
     // route; the peer expects the address it sent to, so name it.
-    if (pick->wildcard && !unspecified(local.addr))
+    if (pick->wildcard && !local.addr.is_unspecified())
         net::set_source_address(msg, control, local.addr);
     ssize_t n = ::sendmsg(pick->s.native_handle(), &msg, 0);
     if (n < 0) {

@@ -30,14 +30,6 @@ constexpr std::size_t kBufferSize = 2048 + 128;  // MTU-sized packets plus heade
 constexpr std::size_t kRingHeadroom = 64;        // >= esp::kHeadroom
 constexpr std::size_t kMaxUnknown = 16;
 
-// The IPv4 and IPv6 wildcard addresses.
-bool unspecified(const IpAddress& a) {
-    for (std::uint8_t b : a.bytes()) {
-        if (b) return false;
-    }
-    return true;
-}
-
 struct OutEntry {
     esp::OutboundSa sa;
     Endpoint local, remote;
@@ -246,7 +238,7 @@ Status DataPlane::send_udp(const Endpoint& local, const Endpoint& remote, BytesV
     msg.msg_iov = &iov;
     msg.msg_iovlen = 1;
     alignas(cmsghdr) std::uint8_t control[net::kPktinfoSpace];
-    if (unspecified(s->bound) && !unspecified(local.addr))
+    if (s->bound.is_unspecified() && !local.addr.is_unspecified())
         net::set_source_address(msg, control, local.addr);
     if (::sendmsg(s->s.fd(), &msg, 0) < 0)
         return Error{0, std::string("sendmsg: ") + std::strerror(errno)};
@@ -289,7 +281,7 @@ Sock* DataPlane::Impl::udp_for(const IpAddress& local) {
     for (Sock& s : socks) {
         if (!s.udp || s.bound.is_v6() != local.is_v6()) continue;
         if (s.bound == local) return &s;
-        if (unspecified(s.bound)) any = &s;  // on the packet path: no parsing here
+        if (s.bound.is_unspecified()) any = &s;  // on the packet path: no parsing here
     }
     return any;
 }
