@@ -1,0 +1,144 @@
+// One member of a hot-standby cluster (RFC 6027 tight cluster), sans-IO.
+//
+// The node ties together what a member needs besides its IKE engine and data
+// plane: a SyncLink to every other member, the Membership that decides who is
+// active, and the Replica of every established SA.
+//
+// Active member: every state event of its engine goes in through
+// on_engine_event() and out to every standby as a reliable record, in order;
+// ESP counters go out as checkpoints (the shell reads them from its data
+// plane when take_checkpoint_due() says so); the cookie secrets whenever they
+// change. A member that (re)joins gets a bulk snapshot first.
+//
+// Standby: records from the current active are applied to the replica. When
+// the membership makes this member active, take_actions() yields a Takeover
+// with every replicated SA and the counters to resume from; the shell imports
+// them into its engine (Engine::import_ike_sa), claims the virtual address,
+// and from then on feeds events in as above. When a member is deposed (a
+// higher epoch fenced it, or the operator set it standby) a Stepdown tells
+// the shell to forget its SAs silently and release the address.
+//
+// Counters on takeover (RFC 6027 §3.4, §3.5): outbound sequence numbers go on
+// from the last checkpoint plus `seq_margin` (which must cover what the old
+// active could send in one checkpoint interval), aligned to this member's
+// stripes, so no number is ever used twice, even in a split brain (see
+// esp::SeqStripes); inbound windows resume from the checkpointed high-water
+// marks. Message IDs come from the last sync (§3.3), which follows every
+// exchange.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "base/bytes.h"
+#include "base/result.h"
+#include "base/time.h"
+#include "cluster/membership.h"
+#include "cluster/records.h"
+#include "cluster/replica.h"
+#include "cluster/sync_link.h"
+#include "crypto/random.h"
+#include "esp/esp_sa.h"
+#include "ike/cookie.h"
+#include "ike/state.h"
+
+namespace ikecluster::cluster {
+
+struct NodeConfig {
+    MembershipConfig membership;  // self, priority, peers, heartbeat, preempt, external
+    std::vector<ClusterKey> keys;
+    std::size_t max_datagram = 1400;
+    // How often the active member checkpoints ESP counters, and how far a
+    // new active jumps ahead of the last outbound checkpoint.
+    Duration checkpoint_interval = std::chrono::milliseconds(50);
+    std::uint64_t seq_margin = std::uint64_t{1} << 20;
+    // This member's sequence-number stripes (index = its position among
+    // the configured members, count = their number).
+    esp::SeqStripes stripes;
+    // Testing only (RFC 6311 tests, issue 6): do not send message-ID updates.
+    bool withhold_msgids = false;
+};
+
+struct Takeover {
+    std::uint64_t epoch = 0;
+    std::string reason;
+    std::vector<ike::IkeSaState> sas;
+    std::vector<ike::ChildCounters> counters;  // margin and stripes applied
+    std::optional<ike::CookieSecrets> cookies;
+};
+struct Stepdown {
+    std::uint64_t epoch = 0;
+    std::string reason;
+};
+using NodeAction = std::variant<Takeover, Stepdown>;
+
+struct NodeStats {
+    std::uint64_t records_sent = 0;
+    std::uint64_t records_applied = 0;
+    std::uint64_t records_rejected = 0;   // did not fit the replica
+    std::uint64_t records_ignored = 0;    // from a member that is not our source
+    std::uint64_t records_malformed = 0;  // failed to decode
+    std::uint64_t bulk_sent = 0;
+    std::uint64_t bulk_received = 0;
+    std::uint64_t checkpoints_sent = 0;  // counter entries, not records
+    std::uint64_t takeovers = 0;
+    std::uint64_t stepdowns = 0;
+};
+
+class ClusterNode {
+  public:
+    static Result<ClusterNode> create(NodeConfig cfg, crypto::Random& rng, Time now);
+    ClusterNode(ClusterNode&&) noexcept;
+    ClusterNode& operator=(ClusterNode&&) noexcept;
+    ~ClusterNode();
+
+    // From the engine, in order, on the active member (ignored otherwise).
+    void on_engine_event(Time now, const ike::Event& e);
+    // ESP counters read from the data plane after take_checkpoint_due().
+    // Only counters that moved are sent.
+    void on_checkpoints(Time now, const std::vector<CounterCheckpoint>& c);
+    // The engine's cookie secrets; sent when they differ from the last sent.
+    void on_cookie_secrets(Time now, const ike::CookieSecrets& s);
+
+    // A datagram from member `from` on the sync port (the shell maps the
+    // source address to the member id; unknown sources never get here).
+    void receive(Time now, std::uint16_t from, BytesView datagram);
+    void on_timer(Time now);
+    Time next_deadline() const;
+
+    struct Outgoing {
+        std::uint16_t to = 0;
+        Bytes datagram;
+    };
+    std::vector<Outgoing> take_datagrams();
+    std::vector<NodeAction> take_actions();
+    // True once per checkpoint interval while active.
+    bool take_checkpoint_due();
+    // The SAs whose counters the shell should read for a checkpoint.
+    std::vector<std::pair<ike::IkeSpis, std::uint32_t>> children() const;
+
+    // Operator or keepalived control (Membership::set_role).
+    Status set_role(Time now, Role r, bool force = false);
+
+    Role role() const;
+    std::uint64_t epoch() const;
+    bool synced() const;
+    const Membership& membership() const;
+    const Replica& replica() const;
+    const NodeStats& stats() const;
+    const SyncLinkStats* link_stats(std::uint16_t member) const;
+    bool link_established(std::uint16_t member) const;
+
+    struct Impl;
+
+  private:
+    explicit ClusterNode(std::unique_ptr<Impl> impl);
+    std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace ikecluster::cluster
