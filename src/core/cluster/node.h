@@ -122,6 +122,18 @@ class ClusterNode {
     // The SAs whose counters the shell should read for a checkpoint.
     std::vector<std::pair<ike::IkeSpis, std::uint32_t>> children() const;
 
+    // Hold-until-synced (RFC 6027 §3.3): the shell takes a ticket after
+    // feeding an engine batch's events in, and sends that batch's IKE
+    // datagrams only once acked() says every synced standby has the records
+    // (so a peer never sees a response whose state a takeover would lose).
+    // Standbys that are not synced, not alive or not connected are not
+    // waited for: they cannot take over.
+    struct Ticket {
+        std::vector<std::pair<std::uint16_t, std::uint64_t>> marks;
+    };
+    Ticket ticket() const;
+    bool acked(const Ticket& t) const;
+
     // Operator or keepalived control (Membership::set_role).
     Status set_role(Time now, Role r, bool force = false);
 

@@ -1,0 +1,396 @@
+#include "cluster/node.h"
+
+#include <algorithm>
+#include <unordered_map>
+
+namespace ikecluster::cluster {
+
+namespace {
+
+// Counters the active has last sent for a child, so that checkpoints carry
+// only what moved.
+struct SentCounters {
+    std::uint64_t out_next_seq = 0;
+    std::uint64_t in_highest = 0;
+};
+
+constexpr std::size_t kCheckpointsPerRecord = 64;
+
+}  // namespace
+
+struct ClusterNode::Impl {
+    NodeConfig cfg;
+    crypto::Random& rng;
+    Membership membership;
+    std::map<std::uint16_t, SyncLink> links;
+    std::map<std::uint16_t, bool> was_established;
+    std::map<std::uint16_t, std::uint64_t> enqueued;  // reliable records handed to each link
+    std::map<std::uint16_t, Time> bulk_at;            // when each member last got a snapshot
+    Replica replica;
+    NodeStats stats;
+    std::vector<Outgoing> out;
+    std::vector<NodeAction> actions;
+    std::unordered_map<std::uint32_t, SentCounters> sent;
+    std::optional<ike::CookieSecrets> cookies_sent;
+    // Standby: the member whose records we apply (the active whose bulk we
+    // follow), and whether that bulk is complete.
+    std::optional<std::uint16_t> source;
+    std::uint64_t source_epoch = 0;
+    bool synced = false;
+    std::uint64_t bulk_id = 0;
+    Time next_checkpoint = Time::max();
+    bool checkpoint_due = false;
+
+    Impl(NodeConfig c, crypto::Random& r, Membership m)
+        : cfg(std::move(c)), rng(r), membership(std::move(m)) {}
+
+    bool active() const { return membership.role() == Role::ACTIVE; }
+
+    void send_record(std::uint16_t to, const Record& r, Time now) {
+        auto it = links.find(to);
+        if (it == links.end()) return;
+        if (!it->second.send(encode(r, now))) {
+            // The link reset its stream (the peer is too far behind): it
+            // reports a reset, and the next pump sends a bulk snapshot.
+            return;
+        }
+        ++enqueued[to];
+        ++stats.records_sent;
+    }
+
+    void broadcast(const Record& r, Time now) {
+        Bytes enc = encode(r, now);
+        for (auto& [id, link] : links) {
+            if (!link.established()) continue;  // it gets a bulk snapshot once it is
+            if (link.send(enc)) {
+                ++enqueued[id];
+                ++stats.records_sent;
+            }
+        }
+    }
+
+    void send_bulk(std::uint16_t to, Time now) {
+        ++bulk_id;
+        bulk_at[to] = now;
+        for (const Record& r : replica.snapshot(membership.epoch(), bulk_id)) send_record(to, r, now);
+        ++stats.bulk_sent;
+    }
+
+    // The counters a new active resumes from (RFC 6027 §3.4/§3.5).
+    ike::ChildCounters resume_counters(std::uint32_t spi_in) const {
+        ike::ChildCounters c;
+        c.spi_in = spi_in;
+        auto rc = replica.counters(spi_in);
+        std::uint64_t base = rc ? rc->out_next_seq : 1;
+        c.out_next_seq = esp::stripe_align(base + cfg.seq_margin, cfg.stripes);
+        c.in_highest = rc ? rc->in_highest : 0;
+        return c;
+    }
+
+    void become_active(Time now, const RoleChange& ch) {
+        Takeover t;
+        t.epoch = ch.epoch;
+        t.reason = ch.reason;
+        replica.for_each([&](const ike::IkeSaState& sa) {
+            t.sas.push_back(sa);
+            for (const auto& c : sa.children) t.counters.push_back(resume_counters(c.spi_in));
+        });
+        t.cookies = replica.cookie_secrets();
+        // What we resume from is what we must not go back behind: the
+        // counters we are about to use become the replica's (and so every
+        // standby's) starting point.
+        Checkpoints cp;
+        for (const auto& sa : t.sas) {
+            for (const auto& c : sa.children) {
+                for (const auto& rc : t.counters) {
+                    if (rc.spi_in != c.spi_in) continue;
+                    cp.items.push_back({sa.spis, rc.spi_in, rc.out_next_seq, rc.in_highest});
+                }
+            }
+        }
+        if (!cp.items.empty()) (void)replica.apply(Record{cp});
+        sent.clear();
+        source.reset();
+        synced = true;
+        ++stats.takeovers;
+        actions.push_back(std::move(t));
+        // Every other member follows us from now on: a snapshot of what we
+        // took over, then our events.
+        for (auto& [id, link] : links) {
+            if (link.established()) send_bulk(id, now);
+        }
+        next_checkpoint = now + cfg.checkpoint_interval;
+    }
+
+    void become_standby(const RoleChange& ch) {
+        ++stats.stepdowns;
+        actions.push_back(Stepdown{ch.epoch, ch.reason});
+        // Our state is no longer authoritative: wait for the new active's
+        // bulk snapshot before we count as synced again.
+        replica.clear();
+        sent.clear();
+        cookies_sent.reset();
+        source.reset();
+        synced = false;
+        membership.set_synced(false);
+        next_checkpoint = Time::max();
+        checkpoint_due = false;
+    }
+
+    void handle_changes(Time now) {
+        for (const RoleChange& ch : membership.take_changes()) {
+            if (ch.to == Role::ACTIVE && ch.from != Role::ACTIVE) {
+                become_active(now, ch);
+            } else if (ch.to == Role::STANDBY && ch.from == Role::ACTIVE) {
+                become_standby(ch);
+            }
+        }
+    }
+
+    void on_record(Time now, std::uint16_t from, BytesView bytes) {
+        auto rec = decode(bytes, now);
+        if (!rec) {
+            ++stats.records_malformed;
+            return;
+        }
+        if (active()) {
+            // Nobody replicates to the active; a deposed member still
+            // sending has not heard of our epoch yet. Its heartbeats will
+            // tell it.
+            ++stats.records_ignored;
+            return;
+        }
+        if (const auto* b = std::get_if<BulkBegin>(&*rec)) {
+            // A bulk snapshot starts a new source if it comes from a newer
+            // (or the same) epoch than the one we follow.
+            if (b->epoch < source_epoch && source && *source != from) {
+                ++stats.records_ignored;
+                return;
+            }
+            source = from;
+            source_epoch = b->epoch;
+            synced = false;
+            membership.set_synced(false);
+        } else if (!source || *source != from) {
+            ++stats.records_ignored;
+            return;
+        }
+        if (replica.apply(*rec)) {
+            ++stats.records_applied;
+        } else {
+            ++stats.records_rejected;
+        }
+        if (std::holds_alternative<BulkEnd>(*rec)) {
+            ++stats.bulk_received;
+            synced = true;
+            membership.set_synced(true);
+        }
+    }
+
+    void pump(Time now) {
+        // Links: new or restarted peers get a snapshot from the active.
+        for (auto& [id, link] : links) {
+            bool reset = link.take_peer_reset();
+            bool est = link.established();
+            bool fresh = est && !was_established[id];
+            was_established[id] = est;
+            if ((reset || fresh) && active() && est) send_bulk(id, now);
+        }
+        // A standby that says it is not synced although everything we sent
+        // it was acknowledged lost its state some other way (it was the
+        // other side of a split brain and stepped down): send it a snapshot.
+        if (active()) {
+            for (const MemberView& v : membership.members()) {
+                auto it = links.find(v.id);
+                if (it == links.end() || !v.alive || v.synced || v.role != Role::STANDBY) continue;
+                if (!it->second.established() || it->second.queued() != 0) continue;
+                auto at = bulk_at.find(v.id);
+                if (at != bulk_at.end() && now - at->second < 5 * cfg.membership.heartbeat) continue;
+                send_bulk(v.id, now);
+            }
+        }
+        for (auto& [id, link] : links) {
+            for (auto& d : link.take_delivered()) {
+                if (d.reliable) {
+                    on_record(now, id, d.record);
+                } else if (auto hb = decode_heartbeat(d.record); hb && hb->member == id) {
+                    membership.on_heartbeat(now, *hb);
+                }
+            }
+        }
+        handle_changes(now);
+        if (membership.take_heartbeat_due()) {
+            Heartbeat hb = membership.heartbeat();
+            hb.sa_count = replica.ike_sa_count();
+            Bytes enc = encode(hb);
+            for (auto& [id, link] : links) link.send_unreliable(enc);
+        }
+        if (active() && now >= next_checkpoint) {
+            checkpoint_due = true;
+            next_checkpoint = now + cfg.checkpoint_interval;
+        }
+        for (auto& [id, link] : links) {
+            link.flush(now);
+            for (auto& dg : link.take_datagrams()) out.push_back({id, std::move(dg)});
+        }
+    }
+};
+
+Result<ClusterNode> ClusterNode::create(NodeConfig cfg, crypto::Random& rng, Time now) {
+    auto m = Membership::create(cfg.membership, now);
+    if (!m) return m.error();
+    auto impl = std::make_unique<Impl>(cfg, rng, std::move(*m));
+    for (std::uint16_t peer : cfg.membership.peers) {
+        SyncLinkConfig lc;
+        lc.self = cfg.membership.self;
+        lc.peer = peer;
+        lc.keys = cfg.keys;
+        lc.max_datagram = cfg.max_datagram;
+        auto link = SyncLink::create(std::move(lc), rng, now);
+        if (!link) return link.error();
+        impl->links.emplace(peer, std::move(*link));
+        impl->was_established[peer] = false;
+    }
+    return ClusterNode(std::move(impl));
+}
+
+ClusterNode::ClusterNode(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+ClusterNode::ClusterNode(ClusterNode&&) noexcept = default;
+ClusterNode& ClusterNode::operator=(ClusterNode&&) noexcept = default;
+ClusterNode::~ClusterNode() = default;
+
+void ClusterNode::on_engine_event(Time now, const ike::Event& e) {
+    Impl& s = *impl_;
+    if (!s.active()) return;
+    Record r = std::visit([](const auto& ev) { return Record{ev}; }, e);
+    if (s.cfg.withhold_msgids && std::holds_alternative<ike::IkeMessageIdsAdvanced>(r)) {
+        (void)s.replica.apply(r);
+        return;
+    }
+    // Our own replica follows our events too: it is what a member that
+    // joins later gets as its bulk snapshot.
+    (void)s.replica.apply(r);
+    if (const auto* d = std::get_if<ike::ChildSaDeleted>(&e)) s.sent.erase(d->spi_in);
+    if (const auto* d = std::get_if<ike::ChildSaRekeyed>(&e)) s.sent.erase(d->old_spi_in);
+    s.broadcast(r, now);
+    s.pump(now);
+}
+
+void ClusterNode::on_checkpoints(Time now, const std::vector<CounterCheckpoint>& cps) {
+    Impl& s = *impl_;
+    if (!s.active()) return;
+    Checkpoints batch;
+    auto flush_batch = [&] {
+        if (batch.items.empty()) return;
+        Record r{batch};
+        (void)s.replica.apply(r);
+        s.broadcast(r, now);
+        batch.items.clear();
+    };
+    for (const CounterCheckpoint& c : cps) {
+        SentCounters& last = s.sent[c.spi_in];
+        if (last.out_next_seq == c.out_next_seq && last.in_highest == c.in_highest) continue;
+        last = {c.out_next_seq, c.in_highest};
+        batch.items.push_back(c);
+        ++s.stats.checkpoints_sent;
+        if (batch.items.size() == kCheckpointsPerRecord) flush_batch();
+    }
+    flush_batch();
+    s.pump(now);
+}
+
+void ClusterNode::on_cookie_secrets(Time now, const ike::CookieSecrets& secrets) {
+    Impl& s = *impl_;
+    if (!s.active()) return;
+    if (s.cookies_sent && *s.cookies_sent == secrets) return;
+    s.cookies_sent = secrets;
+    Record r{CookieSecretsRecord{secrets}};
+    (void)s.replica.apply(r);
+    s.broadcast(r, now);
+    s.pump(now);
+}
+
+void ClusterNode::receive(Time now, std::uint16_t from, BytesView datagram) {
+    auto it = impl_->links.find(from);
+    if (it == impl_->links.end()) return;
+    it->second.receive(now, datagram);
+    impl_->pump(now);
+}
+
+void ClusterNode::on_timer(Time now) {
+    impl_->membership.on_timer(now);
+    for (auto& [id, link] : impl_->links) link.on_timer(now);
+    impl_->pump(now);
+}
+
+Time ClusterNode::next_deadline() const {
+    Time t = std::min(impl_->membership.next_deadline(), impl_->next_checkpoint);
+    for (const auto& [id, link] : impl_->links) t = std::min(t, link.next_deadline());
+    return t;
+}
+
+std::vector<ClusterNode::Outgoing> ClusterNode::take_datagrams() {
+    return std::exchange(impl_->out, {});
+}
+
+std::vector<NodeAction> ClusterNode::take_actions() { return std::exchange(impl_->actions, {}); }
+
+bool ClusterNode::take_checkpoint_due() { return std::exchange(impl_->checkpoint_due, false); }
+
+std::vector<std::pair<ike::IkeSpis, std::uint32_t>> ClusterNode::children() const {
+    std::vector<std::pair<ike::IkeSpis, std::uint32_t>> v;
+    impl_->replica.for_each([&](const ike::IkeSaState& sa) {
+        for (const auto& c : sa.children) v.emplace_back(sa.spis, c.spi_in);
+    });
+    return v;
+}
+
+Status ClusterNode::set_role(Time now, Role r, bool force) {
+    Status st = impl_->membership.set_role(now, r, force);
+    if (!st) return st;
+    impl_->pump(now);
+    return st;
+}
+
+ClusterNode::Ticket ClusterNode::ticket() const {
+    Ticket t;
+    for (const auto& [id, n] : impl_->enqueued) t.marks.emplace_back(id, n);
+    return t;
+}
+
+bool ClusterNode::acked(const Ticket& t) const {
+    const Impl& s = *impl_;
+    if (!s.active()) return true;  // nothing to wait for: a standby sends no IKE
+    auto views = s.membership.members();
+    for (const auto& [id, mark] : t.marks) {
+        auto link = s.links.find(id);
+        if (link == s.links.end() || !link->second.established()) continue;
+        bool waits = false;
+        for (const MemberView& v : views) {
+            if (v.id == id) waits = v.alive && v.synced && v.role == Role::STANDBY;
+        }
+        if (!waits) continue;
+        std::uint64_t done = s.enqueued.at(id) - link->second.queued();
+        if (done < mark) return false;
+    }
+    return true;
+}
+
+Role ClusterNode::role() const { return impl_->membership.role(); }
+std::uint64_t ClusterNode::epoch() const { return impl_->membership.epoch(); }
+bool ClusterNode::synced() const { return impl_->synced; }
+const Membership& ClusterNode::membership() const { return impl_->membership; }
+const Replica& ClusterNode::replica() const { return impl_->replica; }
+const NodeStats& ClusterNode::stats() const { return impl_->stats; }
+
+const SyncLinkStats* ClusterNode::link_stats(std::uint16_t member) const {
+    auto it = impl_->links.find(member);
+    return it == impl_->links.end() ? nullptr : &it->second.stats();
+}
+
+bool ClusterNode::link_established(std::uint16_t member) const {
+    auto it = impl_->links.find(member);
+    return it != impl_->links.end() && it->second.established();
+}
+
+}  // namespace ikecluster::cluster
