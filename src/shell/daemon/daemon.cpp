@@ -19,7 +19,10 @@ Daemon::Daemon(asio::io_context& io, ConfigStore& store, Logger& log, ServiceNot
       log_(log),
       notifier_(notifier),
       dp_(dp),
-      engine_(std::make_unique<ike::Engine>(store.current().engine, rng_)),
+      spis_(store.current().cluster ? std::make_unique<cluster::MemberSpiAllocator>(
+                                          rng_, store.current().cluster->member_index())
+                                    : nullptr),
+      engine_(std::make_unique<ike::Engine>(store.current().engine, rng_, spis_.get())),
       udp_(io, log,
            [this](const Endpoint& l, const Endpoint& r, BytesView d) { on_datagram(l, r, d); }),
       dispatch_(udp_, dp, log),
@@ -40,9 +43,28 @@ Time Daemon::now() {
 Status Daemon::start() {
     const auto& cfg = store_.current();
     log_.set_levels(LogLevels::from_config(cfg));
+    udp_.set_freebind(cfg.cluster.has_value());
     if (auto st = udp_.open(cfg.listen, cfg.ike_port, cfg.natt_port); !st) return st;
     if (auto st = control_.open(cfg.control_socket); !st) return st;
     log_.info(Subsystem::CTL, "control socket {}", cfg.control_socket);
+    if (cfg.cluster) {
+        ClusterShell::Hooks h;
+        h.takeover = [this](const cluster::Takeover& t) { takeover(t); };
+        h.stepdown = [this](const cluster::Stepdown& s) { stepdown(s); };
+        h.read_counters = [this](const std::vector<std::pair<ike::IkeSpis, std::uint32_t>>& kids) {
+            std::vector<cluster::CounterCheckpoint> cps;
+            cps.reserve(kids.size());
+            for (const auto& [ike, spi] : kids) {
+                if (auto c = dp_.counters(spi)) cps.push_back({ike, spi, c->first, c->second});
+            }
+            return cps;
+        };
+        h.cookie_secrets = [this] { return engine_->cookie_secrets(); };
+        h.acked = [this] { release_held(); };
+        cluster_ = std::make_unique<ClusterShell>(io_, log_, *cfg.cluster, rng_, std::move(h));
+        dispatch_.set_observer([this](const ike::Event& e) { cluster_->on_engine_event(e); });
+        if (auto st = cluster_->start(); !st) return st;
+    }
     wait_signals();
     arm_watchdog();
     arm_keepalive();
@@ -54,7 +76,14 @@ Status Daemon::start() {
     return Ok{};
 }
 
+bool Daemon::standby() const {
+    return cluster_ && cluster_->node().role() != cluster::Role::ACTIVE;
+}
+
 void Daemon::start_connections(const std::vector<ike::ConnectionConfig>& conns) {
+    // Only the active member talks to peers; a standby initiates what it
+    // takes over, when it does (takeover()).
+    if (standby()) return;
     for (const auto& c : conns) {
         bool start = false;
         for (const auto& ch : c.children)
@@ -104,8 +133,66 @@ void Daemon::report_invalid_spi(const IpAddress& remote, std::uint32_t spi) {
 }
 
 void Daemon::pump() {
-    dispatch_.dispatch(engine_->take_outputs());
+    auto outs = engine_->take_outputs();
+    if (!cluster_) {
+        dispatch_.dispatch(std::move(outs));
+        arm_timer();
+        return;
+    }
+    // Hold-until-synced: SA installs and events go at once (the events feed
+    // the sync channel through the dispatcher's observer); the datagrams of
+    // this batch wait until every synced standby has acknowledged them, so
+    // a takeover can never lose state a peer has already seen (RFC 6027
+    // §3.3). A lone member (no synced standby) is never held up.
+    std::vector<ike::Output> now_outs, later;
+    for (auto& o : outs) {
+        (std::holds_alternative<ike::SendDatagram>(o) ? later : now_outs).push_back(std::move(o));
+    }
+    dispatch_.dispatch(std::move(now_outs));
+    if (!later.empty()) held_.emplace_back(cluster_->node().ticket(), std::move(later));
+    release_held();
     arm_timer();
+}
+
+void Daemon::release_held() {
+    while (!held_.empty() && cluster_->node().acked(held_.front().first)) {
+        auto outs = std::move(held_.front().second);
+        held_.pop_front();
+        dispatch_.dispatch(std::move(outs));
+    }
+}
+
+void Daemon::takeover(const cluster::Takeover& t) {
+    Time n = now();
+    if (t.cookies) (void)engine_->import_cookie_secrets(*t.cookies);
+    std::size_t failed = 0;
+    for (const auto& sa : t.sas) {
+        if (auto st = engine_->import_ike_sa(n, sa, t.counters); !st) {
+            ++failed;
+            log_.error(Subsystem::CLUSTER, "cannot take over IKE SA {}: {}", spis_text(sa.spis),
+                       st.error().what);
+        }
+    }
+    if (failed) log_.error(Subsystem::CLUSTER, "{} IKE SA(s) not taken over", failed);
+    pump();
+    // Connections this gateway starts itself and that came over without an
+    // SA (none had been established yet) start now.
+    std::vector<ike::ConnectionConfig> missing;
+    for (const auto& c : engine_->config().connections) {
+        bool have = false;
+        for (const auto& s : engine_->established()) {
+            const auto* st = engine_->find(s);
+            have = have || (st && st->config_name == c.name);
+        }
+        if (!have) missing.push_back(c);
+    }
+    start_connections(missing);
+}
+
+void Daemon::stepdown(const cluster::Stepdown&) {
+    engine_->forget_all();
+    held_.clear();
+    pump();
 }
 
 void Daemon::arm_timer() {
@@ -239,6 +326,20 @@ void Daemon::shutdown() {
     stopping_ = true;
     notifier_.stopping();
     control_.close();
+    if (cluster_) {
+        // A cluster member does not delete its SAs on the way out: they
+        // belong to the cluster. It steps down (its last heartbeat says so,
+        // and a synced standby takes over at once), releases the address
+        // and leaves.
+        (void)cluster_->set_role(cluster::Role::STANDBY, true);
+        log_.info(Subsystem::CLUSTER, "stopping: handing the SAs over to the cluster");
+        shutdown_timer_.expires_after(std::chrono::milliseconds(300));
+        shutdown_timer_.async_wait([this](std::error_code) {
+            cluster_->stop();
+            finish();
+        });
+        return;
+    }
     auto sas = engine_->established();
     for (const auto& s : sas) {
         if (auto st = engine_->delete_ike(now(), s); !st)
@@ -308,8 +409,25 @@ json Daemon::handle(const Request& r) {
             return terminate(r.target);
         case Command::REKEY:
             return rekey(r.target);
+        case Command::CLUSTER_STATUS:
+            return cluster_status();
+        case Command::SET_ROLE:
+            return set_role(r);
     }
     return error_reply("unhandled command");
+}
+
+json Daemon::cluster_status() const {
+    if (!cluster_) return error_reply("not a cluster member (no [cluster] section)");
+    return ok_reply(cluster_->status());
+}
+
+json Daemon::set_role(const Request& r) {
+    if (!cluster_) return error_reply("not a cluster member (no [cluster] section)");
+    auto role = r.role == "active" ? cluster::Role::ACTIVE : cluster::Role::STANDBY;
+    if (auto st = cluster_->set_role(role, r.force); !st) return error_reply(st.error().what);
+    log_.warn(Subsystem::CLUSTER, "role set to {} by control{}", r.role, r.force ? " (forced)" : "");
+    return ok_reply(cluster_->status());
 }
 
 const ike::IkeSaState* Daemon::owner_of_child(std::uint32_t spi_in) const {

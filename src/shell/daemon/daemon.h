@@ -5,6 +5,7 @@
 #pragma once
 
 #include <chrono>
+#include <deque>
 #include <functional>
 #include <memory>
 #include <string>
@@ -15,7 +16,9 @@
 #include <asio/steady_timer.hpp>
 #include <nlohmann/json.hpp>
 
+#include "cluster/spi_space.h"
 #include "crypto/random.h"
+#include "daemon/cluster.h"
 #include "daemon/config_store.h"
 #include "daemon/control.h"
 #include "daemon/control_server.h"
@@ -82,6 +85,12 @@ class Daemon {
     void arm_keepalive();
     void wait_signals();
     void start_connections(const std::vector<ike::ConnectionConfig>& conns);
+    bool standby() const;
+    void release_held();
+    void takeover(const cluster::Takeover& t);
+    void stepdown(const cluster::Stepdown& s);
+    nlohmann::json cluster_status() const;
+    nlohmann::json set_role(const Request& r);
     void shutdown_poll();
     void finish();
     nlohmann::json list_sas() const;
@@ -98,7 +107,13 @@ class Daemon {
     ServiceNotifier& notifier_;
     DataPlane& dp_;
     crypto::SystemRandom rng_;
+    // Cluster members allocate SPIs from their own space (RFC 6027 §3.9).
+    std::unique_ptr<cluster::MemberSpiAllocator> spis_;
     std::unique_ptr<ike::Engine> engine_;
+    std::unique_ptr<ClusterShell> cluster_;
+    // IKE datagrams held until the standbys acknowledged the state they
+    // reveal (ClusterNode::ticket), in order.
+    std::deque<std::pair<cluster::ClusterNode::Ticket, std::vector<ike::Output>>> held_;
     UdpTransport udp_;
     OutputDispatcher dispatch_;
     ControlServer control_;

@@ -5,6 +5,8 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <optional>
+#include <utility>
 
 #include "base/bytes.h"
 #include "base/net.h"
@@ -31,6 +33,13 @@ class DataPlane {
     // over. `packet` starts at the SPI.
     virtual void esp_in_udp(const Endpoint& local, const Endpoint& remote, BytesView packet) = 0;
     virtual std::size_t installed() const = 0;
+    // Outbound next sequence number and inbound replay high-water mark of a
+    // Child SA (by our inbound SPI), for cluster checkpoints; nullopt when
+    // this data plane does not track them.
+    virtual std::optional<std::pair<std::uint64_t, std::uint64_t>> counters(
+        std::uint32_t /*spi_in*/) const {
+        return std::nullopt;
+    }
     virtual DataPlaneStats stats() const = 0;
 };
 

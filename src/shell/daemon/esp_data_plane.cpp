@@ -10,6 +10,15 @@ EspDataPlane::EspDataPlane(Logger& log, const config::DaemonConfig& cfg) : log_(
     cfg_.raw_esp = cfg.dataplane.raw_esp;
     cfg_.listen = cfg.listen;
     cfg_.natt_port = cfg.natt_port;
+    if (cfg.cluster) {
+        // Split-brain safety: this member only ever sends sequence numbers
+        // from its own stripes (esp::SeqStripes, docs/ha.md).
+        cfg_.stripes.shift = cfg.cluster->stripe_bits;
+        cfg_.stripes.index = cfg.cluster->member_index();
+        cfg_.stripes.count = cfg.cluster->member_count();
+        // The virtual address is not on the interface while we are standby.
+        cfg_.freebind = true;
+    }
 }
 
 EspDataPlane::~EspDataPlane() {
@@ -73,6 +82,14 @@ void EspDataPlane::esp_in_udp(const Endpoint&, const Endpoint&, BytesView) {
     // The packet thread owns the NAT-T sockets, so ESP never reaches the IKE
     // side; nothing to do if a stray one does.
     ++stats_.esp_in_udp;
+}
+
+std::optional<std::pair<std::uint64_t, std::uint64_t>> EspDataPlane::counters(
+    std::uint32_t spi_in) const {
+    if (!dp_) return std::nullopt;
+    auto c = dp_->counters(spi_in);
+    if (!c) return std::nullopt;
+    return std::make_pair(c->out_next_seq, c->in_highest);
 }
 
 }  // namespace ikecluster::daemon

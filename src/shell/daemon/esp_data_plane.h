@@ -36,6 +36,8 @@ class EspDataPlane final : public DataPlane {
     void esp_in_udp(const Endpoint& local, const Endpoint& remote, BytesView packet) override;
     std::size_t installed() const override { return stats_.installs - stats_.removals; }
     DataPlaneStats stats() const override { return stats_; }
+    std::optional<std::pair<std::uint64_t, std::uint64_t>> counters(
+        std::uint32_t spi_in) const override;
 
   private:
     Logger& log_;

@@ -7,7 +7,7 @@
 namespace ikecluster::daemon {
 
 namespace {
-constexpr std::array<std::string_view, kSubsystems> kNames{"ike", "net", "ctl", "dp"};
+constexpr std::array<std::string_view, kSubsystems> kNames{"ike", "net", "ctl", "dp", "cluster"};
 constexpr std::array<std::string_view, 6> kLevels{"trace", "debug", "info", "warn", "error", "off"};
 
 spdlog::level::level_enum to_spd(Level l) {

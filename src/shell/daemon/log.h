@@ -18,8 +18,8 @@
 
 namespace ikecluster::daemon {
 
-enum class Subsystem : std::uint8_t { IKE, NET, CTL, DP };
-inline constexpr std::size_t kSubsystems = 4;
+enum class Subsystem : std::uint8_t { IKE, NET, CTL, DP, CLUSTER };
+inline constexpr std::size_t kSubsystems = 5;
 enum class Level : std::uint8_t { TRACE, DEBUG, INFO, WARN, ERROR, OFF };
 
 std::string_view subsystem_name(Subsystem s);

@@ -65,6 +65,12 @@ Status UdpTransport::bind_one(const IpAddress& addr, bool wildcard, std::uint16_
     } else {
         ::setsockopt(fd, IPPROTO_IP, IP_PKTINFO, &one, sizeof(one));
     }
+    if (freebind_) {
+        // A cluster's virtual address is only on the active member's
+        // interface; standbys bind it in advance (ip(7) IP_FREEBIND).
+        ::setsockopt(fd, addr.is_v6() ? IPPROTO_IPV6 : IPPROTO_IP,
+                     addr.is_v6() ? IPV6_FREEBIND : IP_FREEBIND, &one, sizeof(one));
+    }
     sock->s.bind(ep, ec);
     if (ec) return Error{0, "bind " + Endpoint{addr, port}.to_string() + ": " + ec.message()};
     sock->s.non_blocking(true, ec);

@@ -61,6 +61,8 @@ class UdpTransport final : public DatagramSender {
     using NattSender =
         std::function<Status(const Endpoint& local, const Endpoint& remote, BytesView data)>;
     void set_natt_sender(NattSender natt) { natt_ = std::move(natt); }
+    // Before open(): bind addresses the host does not have (yet).
+    void set_freebind(bool on) { freebind_ = on; }
 
     std::uint64_t received() const { return received_; }
     std::uint64_t sent() const { return sent_; }
@@ -78,6 +80,7 @@ class UdpTransport final : public DatagramSender {
     Receiver rx_;
     std::vector<std::unique_ptr<Sock>> socks_;
     NattSender natt_;
+    bool freebind_ = false;
     std::uint16_t natt_port_ = kEngineNattPort;
     std::shared_ptr<bool> alive_;
     std::vector<std::uint8_t> buf_;

@@ -1,0 +1,310 @@
+#!/usr/bin/env bash
+# Hot-standby failover with real processes, invisible to an unmodified
+# strongSwan 5.9.8 client (issue 5):
+#
+#   ns lan: bridge br0 joining everyone (L2 only)
+#   m1 198.51.100.11  m2 198.51.100.12   members; the active one adds the
+#                                        VIP 198.51.100.1 and announces it
+#   cl 198.51.100.2, 192.0.2.1 on lo     strongSwan client, tunnel to the VIP
+#   srv 198.51.100.20, 203.0.113.1 on lo the protected server behind the gateway
+#
+#   1. m1 (priority 200) becomes active, m2 (100) standby and synced.
+#   2. strongSwan connects; a ping every 10 ms and a TCP stream (iperf3)
+#      run through the tunnel.
+#   3. kill -9 the active member. m2 takes over: traffic resumes, the TCP
+#      stream survives, strongSwan still has the same IKE SA and the same
+#      SPIs (no second IKE_SA_INIT), its log shows no replay or
+#      authentication errors, and a Child SA and an IKE SA rekey succeed.
+#   4. m1 restarts, resyncs as standby; kill -9 m2: m1 takes over, same checks.
+#   5. With ROLE_CONTROL=external the same run uses keepalived (VRRP) to
+#      pick the active member; its notify scripts call ikeclusterctl.
+#
+# Prints the traffic gap and the pings lost at each failover.
+# Exit: 0 pass, 1 fail, 77 skip. Builds the programs unless IKEC_BUILD is set.
+set -uo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(cd "$here/../.." && pwd)
+
+. "$here/lib.sh"
+ROLE_CONTROL=${ROLE_CONTROL:-builtin}
+tools=(jq iperf3 ping)
+[ "$ROLE_CONTROL" = external ] && tools+=(keepalived)
+ikec_programs "$root" "${tools[@]}"
+lab_init "cluster-$ROLE_CONTROL"
+lab_ns lan m1 m2 cl srv
+ip -n "$NS_lan" link add br0 type bridge
+ip -n "$NS_lan" link set br0 up
+join() {  # NAME ADDR
+    local ns
+    eval "ns=\$NS_$1"
+    ip link add "eth0" netns "$ns" type veth peer name "p-$1" netns "$NS_lan" || die "veth $1"
+    ip -n "$NS_lan" link set "p-$1" master br0 up
+    ip -n "$ns" addr add "$2/24" dev eth0
+    ip -n "$ns" link set eth0 up
+}
+join m1 198.51.100.11
+join m2 198.51.100.12
+join cl 198.51.100.2
+join srv 198.51.100.20
+ip -n "$NS_cl" addr add 192.0.2.1/32 dev lo
+ip -n "$NS_srv" addr add 203.0.113.1/32 dev lo
+ip -n "$NS_srv" route add 192.0.2.0/24 via 198.51.100.1
+for m in m1 m2; do
+    eval "ns=\$NS_$m"
+    ip netns exec "$ns" sysctl -qw net.ipv4.ip_forward=1
+    ip -n "$ns" route add 203.0.113.1/32 via 198.51.100.20
+done
+VIP=198.51.100.1 CL=198.51.100.2
+PSK="lab-psk-not-a-secret-$$"
+KEY=$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')
+FAILS=0
+fail() {
+    echo "FAIL: $*"
+    FAILS=$((FAILS + 1))
+}
+
+member_conf() {  # NAME ID PRIORITY ADDR
+    local d=$LAB/$1
+    mkdir -p "$d"
+    echo "$KEY" >"$d/cluster.key"
+    chmod 600 "$d/cluster.key"
+    cat >"$d/ikecluster.toml" <<CONF
+[daemon]
+listen = ["$VIP"]
+control_socket = "$d/ctl.sock"
+
+[log]
+level = "info"
+
+[dataplane]
+tun_name = "ikec0"
+
+[cluster]
+member_id = $2
+priority = $3
+members = [ { id = 1, address = "198.51.100.11" }, { id = 2, address = "198.51.100.12" } ]
+keys = [ { id = 1, secret_file = "$d/cluster.key" } ]
+virtual_ips = ["$VIP/24"]
+interface = "eth0"
+role_control = "$ROLE_CONTROL"
+
+[connections.roadwarrior]
+local_addrs = "$VIP"
+remote_addrs = "0.0.0.0/0"
+local_id = "gw.lab.example"
+remote_id = "client.lab.example"
+psk = "$PSK"
+proposals = "aes256gcm16-prfsha256-x25519"
+dpd_delay = "0s"
+
+[connections.roadwarrior.children.net]
+local_ts = ["203.0.113.0/24"]
+remote_ts = ["192.0.2.0/24"]
+esp_proposals = "aes256gcm16"
+rekey_time = "24h"
+CONF
+}
+
+declare -A PIDS
+start_member() {  # NAME
+    local m=$1 d=$LAB/$1 ns i
+    eval "ns=\$NS_$m"
+    ip netns exec "$ns" "$IKECD" --config "$d/ikecluster.toml" --foreground \
+        >>"$d/ikeclusterd.log" 2>&1 </dev/null &
+    PIDS[$m]=$!
+    lab_track "$IKECD" "$!"
+    for i in $(seq 50); do
+        [ -S "$d/ctl.sock" ] && return 0
+        sleep 0.1
+    done
+    tail -20 "$d/ikeclusterd.log"
+    die "ikeclusterd $m did not start"
+}
+ctl() {  # NAME ARGS...
+    local m=$1 ns
+    eval "ns=\$NS_$m"
+    shift
+    ip netns exec "$ns" "$IKECTL" --socket "$LAB/$m/ctl.sock" "$@"
+}
+status() { ctl "$1" cluster status --json 2>/dev/null; }
+wait_role() {  # NAME ROLE [synced]
+    local i s
+    for i in $(seq 100); do
+        s=$(status "$1")
+        if [ "$(jq -r .role <<<"$s" 2>/dev/null)" = "$2" ]; then
+            [ -z "${3:-}" ] || [ "$(jq -r .synced <<<"$s")" = true ] && return 0
+        fi
+        sleep 0.1
+    done
+    fail "$1 did not become $2 ${3:-} (status: $s)"
+    return 1
+}
+
+# ---- keepalived as the role controller ----------------------------------------------
+keepalived_start() {  # NAME PRIORITY
+    local m=$1 d=$LAB/$1 ns
+    eval "ns=\$NS_$m"
+    sed -e "s|@IFACE@|eth0|; s|@PRIORITY@|$2|; s|@CTL@|$IKECTL --socket $d/ctl.sock|g" \
+        -e "s|@NOTIFY@|$d/notify.sh|g" "$root/packaging/keepalived/keepalived.conf.in" \
+        >"$d/keepalived.conf" || die "keepalived.conf template"
+    sed -e "s|@CTL@|$IKECTL --socket $d/ctl.sock|g" \
+        "$root/packaging/keepalived/ikecluster-keepalived-notify.in" >"$d/notify.sh"
+    chmod 755 "$d/notify.sh"
+    ip netns exec "$ns" keepalived --dont-fork --log-console --no-syslog -f "$d/keepalived.conf" \
+        -p "$d/keepalived.pid" -r "$d/vrrp.pid" >"$d/keepalived.log" 2>&1 </dev/null &
+    lab_track keepalived "$!"
+    eval "KA_$m=$!"
+}
+
+# ---- strongSwan client ------------------------------------------------------------------
+charon_conf cl
+cat >"$LAB/cl/swanctl/swanctl.conf" <<CONF
+connections {
+  gw {
+    version = 2
+    local_addrs = $CL
+    remote_addrs = $VIP
+    encap = yes
+    proposals = aes256gcm16-prfsha256-x25519
+    dpd_delay = 2s
+    local { auth = psk
+            id = client.lab.example }
+    remote { auth = psk
+             id = gw.lab.example }
+    children {
+      net {
+        local_ts = 192.0.2.1/32
+        remote_ts = 203.0.113.0/24
+        esp_proposals = aes256gcm16
+        start_action = none
+      }
+    }
+  }
+}
+secrets {
+  ike-lab {
+    id-gw = gw.lab.example
+    id-cl = client.lab.example
+    secret = "$PSK"
+  }
+}
+CONF
+charon_start cl "$NS_cl"
+sw cl --load-all --file "$LAB/cl/swanctl/swanctl.conf" >"$LAB/cl/load.out" 2>&1 ||
+    { cat "$LAB/cl/load.out"; die "swanctl --load-all"; }
+
+# What strongSwan shows for the tunnel: IKE SPIs and Child SPIs, one line.
+swan_sas() {
+    sw cl --list-sas --raw 2>/dev/null | grep -o 'initiator-spi=[0-9a-f]* responder-spi=[0-9a-f]*\|spi-in=[0-9a-f]* spi-out=[0-9a-f]*' | tr '\n' ' '
+}
+swan_ike_count() { grep -c "initiating IKE_SA gw" "$LAB/cl/charon.log"; }
+swan_errors() {
+    grep -iE "replay|authentication failed|MAC mismatch|verification failed|integrity check failed|invalid (IKE_SA|message ID)|received retransmit of response|NO_PROPOSAL|INVALID_SPI|giving up" \
+        "$LAB/cl/charon.log"
+}
+
+# ---- the run ------------------------------------------------------------------------
+member_conf m1 1 200 198.51.100.11
+member_conf m2 2 100 198.51.100.12
+start_member m1
+if [ "$ROLE_CONTROL" = external ]; then
+    start_member m2
+    keepalived_start m1 200
+    sleep 1
+    keepalived_start m2 100
+else
+    wait_role m1 active || die "no active member"
+    start_member m2
+fi
+wait_role m1 active && wait_role m2 standby synced || die "cluster did not form"
+log "cluster formed: m1 active, m2 standby and synced"
+
+sw cl --initiate --child net --timeout 20 >"$LAB/cl/initiate.out" 2>&1 ||
+    { cat "$LAB/cl/initiate.out"; die "swanctl --initiate"; }
+ip netns exec "$NS_cl" ping -c 3 -W 2 -I 192.0.2.1 203.0.113.1 >/dev/null 2>&1 ||
+    die "no traffic through the tunnel before any failover"
+SAS0=$(swan_sas)
+log "strongSwan: $SAS0"
+
+ip netns exec "$NS_srv" iperf3 -s -B 203.0.113.1 -D --logfile "$LAB/iperf-server.log" \
+    --pidfile "$LAB/iperf.pid" || die "iperf3 server"
+sleep 0.3
+lab_track iperf3 "$(cat "$LAB/iperf.pid")"
+
+# failover KILL_ME NEW_ACTIVE: kill -9 the active member under traffic and
+# measure the gap, from a 10 ms ping and a TCP stream that both run across it.
+failover() {
+    local dead=$1 new=$2 before after pingpid iperfpid gap lost t_kill
+    before=$(swan_sas)
+    ip netns exec "$NS_cl" ping -D -i 0.01 -W 1 -I 192.0.2.1 203.0.113.1 >"$LAB/ping-$dead.out" 2>&1 &
+    pingpid=$!
+    ip netns exec "$NS_cl" iperf3 -c 203.0.113.1 -B 192.0.2.1 -t 8 -b 20M -J \
+        >"$LAB/iperf-$dead.json" 2>&1 &
+    iperfpid=$!
+    sleep 2
+    t_kill=$(date +%s.%N)
+    kill -9 "${PIDS[$dead]}"
+    wait "${PIDS[$dead]}" 2>/dev/null
+    log "kill -9 $dead at $t_kill"
+    wait_role "$new" active || return
+    sleep 3
+    kill -INT "$pingpid"
+    wait "$pingpid" 2>/dev/null
+    wait "$iperfpid"
+    local irc=$?
+    # The gap: the longest silence between two replies, around the kill.
+    gap=$(grep -o '^\[[0-9.]*\]' "$LAB/ping-$dead.out" | tr -d '[]' |
+        awk 'NR > 1 { d = $1 - p; if (d > m) m = d } { p = $1 } END { printf "%d", m * 1000 }')
+    lost=$(sed -n 's/.* \([0-9]*\) received.*/\1/p; s/^\([0-9]*\) packets transmitted.*/T\1/p' "$LAB/ping-$dead.out" | tr '\n' ' ')
+    log "failover $dead -> $new: traffic gap ${gap} ms; ping: $(grep 'packets transmitted' "$LAB/ping-$dead.out")"
+    echo "failover $dead->$new gap_ms=$gap $(grep 'packets transmitted' "$LAB/ping-$dead.out")" >>"$LAB/figures"
+    [ "$irc" = 0 ] && jq -e '.end.sum_received.bytes > 0' "$LAB/iperf-$dead.json" >/dev/null ||
+        fail "the TCP stream did not survive the failover ($(jq -r '.error // empty' "$LAB/iperf-$dead.json" 2>/dev/null))"
+    [ "${gap:-99999}" -lt 3000 ] || fail "traffic gap ${gap} ms"
+    after=$(swan_sas)
+    [ "$before" = "$after" ] || fail "strongSwan's SAs changed: '$before' -> '$after'"
+    [ "$(swan_ike_count)" = 1 ] || fail "strongSwan started another IKE_SA_INIT"
+    if swan_errors >/dev/null; then
+        fail "strongSwan logged errors:"
+        swan_errors | head -5
+    fi
+    ip netns exec "$NS_cl" ping -c 3 -W 2 -I 192.0.2.1 203.0.113.1 >/dev/null 2>&1 ||
+        fail "no traffic after the failover"
+}
+
+# rekey_both: a Child SA and an IKE SA rekey started by strongSwan, through
+# the member that is active now.
+rekey_both() {
+    local before after
+    before=$(swan_sas)
+    sw cl --rekey --child net >/dev/null 2>&1 || fail "child rekey request"
+    sleep 1.5
+    sw cl --rekey --ike gw >/dev/null 2>&1 || fail "IKE rekey request"
+    sleep 1.5
+    after=$(swan_sas)
+    [ "$before" != "$after" ] || fail "rekeys did not change the SPIs"
+    [ "$(sw cl --list-sas --raw 2>/dev/null | grep -c 'state=ESTABLISHED')" = 1 ] ||
+        fail "strongSwan does not have exactly one IKE SA after the rekeys"
+    ip netns exec "$NS_cl" ping -c 3 -W 2 -I 192.0.2.1 203.0.113.1 >/dev/null 2>&1 ||
+        fail "no traffic after the rekeys"
+    log "rekeys after failover: $(swan_sas)"
+}
+
+failover m1 m2
+rekey_both
+# The dead member comes back, resyncs from the new active and stands by.
+start_member m1
+wait_role m1 standby synced && log "m1 restarted and resynced as standby"
+sleep 1
+failover m2 m1
+rekey_both
+
+echo
+cat "$LAB/figures" 2>/dev/null
+if [ "$FAILS" != 0 ]; then
+    echo "member logs:"
+    tail -15 "$LAB/m1/ikeclusterd.log" "$LAB/m2/ikeclusterd.log"
+    echo "$FAILS failure(s)"
+    exit 1
+fi
+echo "PASS: cluster failover ($ROLE_CONTROL role control)"
