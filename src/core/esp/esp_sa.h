@@ -158,7 +158,8 @@ struct SeqStripes {
 // seq itself. Expects s.index < s.count and s.shift < 64.
 std::uint64_t stripe_align(std::uint64_t seq, const SeqStripes& s);
 // How many numbers in [first, last] belong to s.index's stripes (0 when
-// first > last). Never overflows: with count >= 2 at most 2^63.
+// first > last). With count >= 2 the answer is at most 2^63; with count 1
+// the whole space [0, 2^64-1] saturates at 2^64-1.
 std::uint64_t stripe_count_in(std::uint64_t first, std::uint64_t last, const SeqStripes& s);
 
 // ---- options and counters ----------------------------------------------------
