@@ -100,10 +100,14 @@ int udp_socket(const char* addr, std::uint16_t port) {
     return fd;
 }
 
-void run_pair(NsLab& lab, bool encap, std::uint64_t rekey_margin = 0) {
+// `takeover`: both data planes are cluster members with sequence-number
+// stripes (A member 1, B member 0 of 2, stripes of 16) that install their
+// Child SA as taken over, from replicated counters.
+void run_pair(NsLab& lab, bool encap, std::uint64_t rekey_margin = 0, bool takeover = false) {
     std::vector<Bytes> ike_seen;
     DataPlaneConfig ca;
     ca.rekey_margin = rekey_margin;
+    if (takeover) ca.stripes = esp::SeqStripes{4, 1, 2};
     ca.tun_name = "ikecA";
     ca.listen = {ip("198.51.100.1")};
     lab.enter(lab.a);
@@ -114,6 +118,7 @@ void run_pair(NsLab& lab, bool encap, std::uint64_t rekey_margin = 0) {
     ASSERT_GE(sa_sock, 0);
 
     DataPlaneConfig cb = ca;
+    if (takeover) cb.stripes = esp::SeqStripes{4, 0, 2};
     cb.tun_name = "ikecB";
     cb.listen = {ip("198.51.100.2")};
     lab.enter(lab.b);
@@ -124,20 +129,33 @@ void run_pair(NsLab& lab, bool encap, std::uint64_t rekey_margin = 0) {
 
     std::uint16_t port = encap ? 4500 : 0;
     ike::IkeSpis spis{1, 2};
-    ASSERT_TRUE((*dpa)
-                    ->install({spis,
-                               child(0x1001, 0x2002, "10.1.0.0/24", "10.2.0.0/24", 1, 2),
-                               {ip("198.51.100.1"), port},
-                               {ip("198.51.100.2"), port},
-                               encap})
-                    .ok());
-    ASSERT_TRUE((*dpb)
-                    ->install({spis,
-                               child(0x2002, 0x1001, "10.2.0.0/24", "10.1.0.0/24", 2, 1),
-                               {ip("198.51.100.2"), port},
-                               {ip("198.51.100.1"), port},
-                               encap})
-                    .ok());
+    ike::InstallChildSa ia{spis,
+                           child(0x1001, 0x2002, "10.1.0.0/24", "10.2.0.0/24", 1, 2),
+                           {ip("198.51.100.1"), port},
+                           {ip("198.51.100.2"), port},
+                           encap};
+    ike::InstallChildSa ib{spis,
+                           child(0x2002, 0x1001, "10.2.0.0/24", "10.1.0.0/24", 2, 1),
+                           {ip("198.51.100.2"), port},
+                           {ip("198.51.100.1"), port},
+                           encap};
+    if (takeover) {
+        ia.out_next_seq = 1000;  // in member 0's stripe [992, 1008): A moves on to 1008
+        ia.in_highest = 500;
+        ib.out_next_seq = 600;  // in member 1's stripe [592, 608): B moves on to 608
+    }
+    ASSERT_TRUE((*dpa)->install(ia).ok());
+    ASSERT_TRUE((*dpb)->install(ib).ok());
+    if (takeover) {
+        auto ca0 = (*dpa)->counters(0x1001);
+        ASSERT_TRUE(ca0);
+        EXPECT_EQ(ca0->out_next_seq, 1008u);
+        EXPECT_EQ(ca0->in_highest, 500u);
+        auto cb0 = (*dpb)->counters(0x2002);
+        ASSERT_TRUE(cb0);
+        EXPECT_EQ(cb0->out_next_seq, 608u);
+        EXPECT_EQ(cb0->in_highest, 0u);
+    }
 
     // A -> B and the answer B -> A, through both data planes.
     sockaddr_storage to;
@@ -182,6 +200,13 @@ void run_pair(NsLab& lab, bool encap, std::uint64_t rekey_margin = 0) {
     ASSERT_TRUE(ctr);
     EXPECT_GE(ctr->out_next_seq, 2u);
     EXPECT_GE(ctr->in_highest, 1u);
+    if (takeover) {
+        // Both resumed above the replicated counters and stayed in their stripes.
+        EXPECT_GT(ctr->out_next_seq, 1008u);
+        EXPECT_EQ(((ctr->out_next_seq - 1) >> 4) % 2, 1u);
+        EXPECT_GE(ctr->in_highest, 608u);
+        EXPECT_EQ((ctr->in_highest >> 4) % 2, 0u);
+    }
 
     // Removed: nothing crosses any more, and the route is gone.
     (*dpa)->remove({spis, 0x1001, 0x2002});
@@ -258,6 +283,10 @@ TEST_F(NsLab, IkeOnTheNattPortGoesToTheIkeSide) {
     std::array<std::uint8_t, 64> buf{};
     EXPECT_EQ(::recv(s, buf.data(), buf.size(), 0), ssize_t(sizeof ike));
     ::close(s);
+}
+
+TEST_F(NsLab, TakenOverSaResumesReplicatedCountersInItsStripes) {
+    run_pair(*this, true, 0, true);
 }
 
 TEST_F(NsLab, RekeyRequestedBeforeSequenceNumbersRunOut) {

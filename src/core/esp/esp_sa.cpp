@@ -4,6 +4,7 @@
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -350,6 +351,48 @@ SaFailure from_trailer(const wire::EspFailure& f, std::size_t base) {
 
 }  // namespace
 
+// ---- sequence-number stripes ----------------------------------------------------
+
+namespace {
+
+bool own_stripe(std::uint64_t k, const SeqStripes& s) {
+    return k % s.count == s.index;
+}
+
+// How many of the stripes [0, k) are s.index's.
+std::uint64_t own_stripes_below(std::uint64_t k, const SeqStripes& s) {
+    return k / s.count + (k % s.count > s.index ? 1 : 0);
+}
+
+}  // namespace
+
+std::uint64_t stripe_align(std::uint64_t seq, const SeqStripes& s) {
+    if (s.count <= 1) return seq;
+    const std::uint64_t k = seq >> s.shift;
+    const std::uint64_t r = k % s.count;
+    if (r == s.index) return seq;
+    const std::uint64_t step = (s.index + s.count - r) % s.count;  // 1 .. count-1
+    const std::uint64_t last_k = ~std::uint64_t{0} >> s.shift;
+    if (k > last_k - step) return 0;  // our next stripe would start at 2^64 or later
+    return (k + step) << s.shift;
+}
+
+std::uint64_t stripe_count_in(std::uint64_t first, std::uint64_t last, const SeqStripes& s) {
+    if (first > last) return 0;
+    if (s.count <= 1) {
+        const std::uint64_t n = last - first;
+        return n == ~std::uint64_t{0} ? n : n + 1;  // the whole 2^64 space saturates
+    }
+    const std::uint64_t ka = first >> s.shift, kb = last >> s.shift;
+    if (ka == kb) return own_stripe(ka, s) ? last - first + 1 : 0;
+    const std::uint64_t mask = (std::uint64_t{1} << s.shift) - 1;
+    std::uint64_t n = 0;
+    if (own_stripe(ka, s)) n += ((ka + 1) << s.shift) - first;  // ka + 1 <= kb: no overflow
+    if (own_stripe(kb, s)) n += (last & mask) + 1;
+    if (kb > ka + 1) n += (own_stripes_below(kb, s) - own_stripes_below(ka + 1, s)) << s.shift;
+    return n;
+}
+
 // ---- outbound -------------------------------------------------------------------
 
 OutboundSa::OutboundSa(std::unique_ptr<detail::Transform> t, const ike::ChildSaState& c,
@@ -359,13 +402,45 @@ OutboundSa::OutboundSa(std::unique_ptr<detail::Transform> t, const ike::ChildSaS
       esn_(c.esn),
       mode_(c.mode),
       last_seq_(c.esn ? std::numeric_limits<std::uint64_t>::max() : 0xffffffffu),
-      rekey_margin_(opts.rekey_margin != 0 ? opts.rekey_margin : last_seq_ / 16) {}
+      stripes_(opts.stripes) {
+    if (stripes_.count > 1) {
+        stripe_mask_ = (std::uint64_t{1} << stripes_.shift) - 1;
+        next_seq_ = stripe_align(1, stripes_);  // create() checked that there is one
+    }
+    // The margin is a share of what this member may send, so striping does
+    // not make a fresh SA ask for a rekey at once.
+    const std::uint64_t usable = stripe_count_in(1, last_seq_, stripes_);
+    const std::uint64_t margin =
+        opts.rekey_margin != 0 ? opts.rekey_margin : std::max<std::uint64_t>(usable / 16, 1);
+    // needs_rekey() is a comparison on the packet path: find the first
+    // number from which at most `margin` remain (the count only falls as
+    // the number rises; at last_seq_ it is at most 1 <= margin).
+    std::uint64_t lo = 1, hi = last_seq_;
+    while (lo < hi) {
+        const std::uint64_t mid = lo + (hi - lo) / 2;
+        if (stripe_count_in(mid, last_seq_, stripes_) <= margin)
+            hi = mid;
+        else
+            lo = mid + 1;
+    }
+    rekey_seq_ = lo;
+}
 
 OutboundSa::~OutboundSa() = default;
 OutboundSa::OutboundSa(OutboundSa&&) noexcept = default;
 OutboundSa& OutboundSa::operator=(OutboundSa&&) noexcept = default;
 
 Result<OutboundSa> OutboundSa::create(const ike::ChildSaState& child, const SaOptions& opts) {
+    const SeqStripes& s = opts.stripes;
+    if (s.count == 0 || s.index >= s.count || s.shift >= 64)
+        return make_error(0, "invalid sequence-number stripes (index " + std::to_string(s.index) +
+                                 " of " + std::to_string(s.count) + ", shift " +
+                                 std::to_string(s.shift) + ")");
+    const std::uint64_t last = child.esn ? std::numeric_limits<std::uint64_t>::max() : 0xffffffffu;
+    const std::uint64_t first = stripe_align(1, s);
+    if (first == 0 || first > last)
+        return make_error(0, "sequence-number stripes leave member " + std::to_string(s.index) +
+                                 " no number of this SA");
     auto t = detail::Transform::create(child, true);
     if (!t.ok()) return t.error();
     return OutboundSa(std::move(*t), child, opts);
@@ -381,7 +456,7 @@ std::size_t OutboundSa::sealed_size(std::size_t payload_len) const {
 }
 
 std::uint64_t OutboundSa::remaining_before_wrap() const {
-    return exhausted_ ? 0 : last_seq_ - next_seq_ + 1;
+    return exhausted_ ? 0 : stripe_count_in(next_seq_, last_seq_, stripes_);
 }
 
 SaResult<std::uint64_t> OutboundSa::set_next_seq(std::uint64_t next) {
@@ -389,9 +464,29 @@ SaResult<std::uint64_t> OutboundSa::set_next_seq(std::uint64_t next) {
         return SaFailure{SaError::SEQ_BACKWARDS, 0, next, exhausted_ ? 0 : next_seq_};
     if (next > last_seq_ + (esn_ ? 0 : 1))  // without ESN 2^32 means "all used"
         return SaFailure{SaError::SEQ_OUT_OF_RANGE, 0, next, last_seq_ + (esn_ ? 0 : 1)};
-    next_seq_ = next;
-    exhausted_ = next > last_seq_;
+    // Only numbers of our own stripes, even when the checkpoint we resume
+    // from lies in another member's.
+    const std::uint64_t aligned = next > last_seq_ ? 0 : stripe_align(next, stripes_);
+    if (aligned == 0 || aligned > last_seq_) {
+        next_seq_ = next;
+        exhausted_ = true;
+        return next_seq_;
+    }
+    next_seq_ = aligned;
     return next_seq_;
+}
+
+void OutboundSa::next_stripe() {
+    // The number just used was the last of one of our stripes (next_seq_
+    // is in our stripe whenever seal() runs); our next stripe is `count`
+    // further on, if the space has it.
+    const std::uint64_t k = (next_seq_ - 1) >> stripes_.shift;
+    const std::uint64_t last_k = last_seq_ >> stripes_.shift;
+    if (last_k < stripes_.count || k > last_k - stripes_.count) {
+        exhausted_ = true;
+        return;
+    }
+    next_seq_ = (k + stripes_.count) << stripes_.shift;
 }
 
 SaResult<std::span<std::uint8_t>> OutboundSa::refuse(SaFailure f) {
@@ -438,6 +533,9 @@ SaResult<std::span<std::uint8_t>> OutboundSa::seal(std::span<std::uint8_t> buf,
 
     exhausted_ = seq == last_seq_;
     next_seq_ = seq + 1;  // wraps to 0 only after 2^64-1, and then exhausted_ is set
+    // Left our stripe: jump to the next one (never taken without stripes).
+    if ((next_seq_ & stripe_mask_) == 0 && !exhausted_) [[unlikely]]
+        next_stripe();
     ++counters_.packets;
     counters_.bytes += payload_len;
     return std::span<std::uint8_t>(esp, wire::kEspHeaderSize + t.iv_size + ct_len + t.icv_size);

@@ -131,6 +131,37 @@ class [[nodiscard]] SaResult {
     std::variant<T, SaFailure> v_;
 };
 
+// ---- sequence-number stripes (cluster split-brain safety) ---------------------
+
+// Sequence numbers are split into stripes of 2^shift numbers; stripe k belongs
+// to member (k mod count). A member only ever sends numbers in its own
+// stripes, so two members that both believe they are active (split brain) can
+// never send the same sequence number on the same SA. That matters beyond
+// replay protection: RFC 4303 §3.3.3 forbids reusing a number, and for the
+// AEAD suites the IV *is* the sequence number (RFC 4106 §3.1), so a reused
+// number is a reused GCM nonce, which leaks the authentication key. RFC 6027
+// §3.4 names the counter as the state that must never go backwards in a
+// cluster; stripes make that hold even when replication lags or fails.
+//
+// Cost: each member can use only 1/count of the space (without ESN 2^32/count
+// numbers per SA), so SAs need rekeying count times as often; needs_rekey()
+// and SEQ_EXHAUSTED account for that. A larger shift makes the stripe jump
+// rarer (it happens once per 2^shift packets, off the common path).
+struct SeqStripes {
+    std::uint8_t shift = 0;
+    std::uint16_t index = 0;
+    std::uint16_t count = 1;  // count 1 = off
+    friend bool operator==(const SeqStripes&, const SeqStripes&) = default;
+};
+// The smallest n >= seq in one of s.index's stripes; 0 if there is none below
+// 2^64 (only possible for seq > 0, so 0 is unambiguous there). count <= 1:
+// seq itself. Expects s.index < s.count and s.shift < 64.
+std::uint64_t stripe_align(std::uint64_t seq, const SeqStripes& s);
+// How many numbers in [first, last] belong to s.index's stripes (0 when
+// first > last). With count >= 2 the answer is at most 2^63; with count 1
+// the whole space [0, 2^64-1] saturates at 2^64-1.
+std::uint64_t stripe_count_in(std::uint64_t first, std::uint64_t last, const SeqStripes& s);
+
 // ---- options and counters ----------------------------------------------------
 
 struct SaOptions {
@@ -138,8 +169,11 @@ struct SaOptions {
     std::size_t replay_window = ReplayWindow::kDefaultSize;
     // Outbound: needs_rekey() turns true when at most this many sequence
     // numbers remain. 0 picks 1/16 of the space (2^28 without ESN, 2^60
-    // with), which at 10 Mpps leaves ~27 s to rekey a non-ESN SA.
+    // with), which at 10 Mpps leaves ~27 s to rekey a non-ESN SA. With
+    // stripes, 1/16 of this member's share of the space.
     std::uint64_t rekey_margin = 0;
+    // Outbound: which numbers this member may send (see SeqStripes).
+    SeqStripes stripes;
 };
 
 struct OutboundCounters {
@@ -168,7 +202,9 @@ class OutboundSa {
   public:
     // From the Child SA as the engine installs it: spi_out, keys.encr_out /
     // keys.integ_out, encr, integ, esn, mode. Errors: an unsupported suite,
-    // keys of the wrong size, or an SPI below 256.
+    // keys of the wrong size, an SPI below 256, or stripes that are invalid
+    // (count 0, index >= count, shift >= 64) or leave this member no number
+    // of the SA's space (e.g. shift >= 32 without ESN for index > 0).
     static Result<OutboundSa> create(const ike::ChildSaState& child, const SaOptions& opts = {});
     ~OutboundSa();
     OutboundSa(OutboundSa&&) noexcept;
@@ -196,19 +232,26 @@ class OutboundSa {
     bool esn() const { return esn_; }
     ike::IpsecMode mode() const { return mode_; }
 
-    // The number the next packet will carry (1 for a fresh SA).
+    // The number the next packet will carry (1 for a fresh SA, or the first
+    // number of this member's first stripe).
     std::uint64_t next_seq() const { return next_seq_; }
     std::uint64_t packets_sent() const { return counters_.packets; }
-    // Packets that can still be sent: 2^32-1 or 2^64-1 minus those used.
+    // Packets that can still be sent: the numbers of this member's stripes
+    // from next_seq() up to 2^32-1 or 2^64-1 (without stripes: 2^32-1 or
+    // 2^64-1 minus those used).
     std::uint64_t remaining_before_wrap() const;
-    // True once remaining_before_wrap() <= the rekey margin.
-    bool needs_rekey() const { return remaining_before_wrap() <= rekey_margin_; }
+    // True once remaining_before_wrap() <= the rekey margin (precomputed as a
+    // sequence number: one comparison on the packet path).
+    bool needs_rekey() const { return exhausted_ || next_seq_ >= rekey_seq_; }
     // Moves the counter forward to `next` (a cluster member taking over
-    // continues from a replicated checkpoint plus a margin). Never backwards:
+    // continues from a replicated checkpoint plus a margin), then on to this
+    // member's next own number (stripe_align). Never backwards:
     // SEQ_BACKWARDS if `next` < next_seq(), SEQ_OUT_OF_RANGE if `next` is 0
-    // or beyond the last number plus one (which leaves the SA exhausted).
-    // Returns the new next_seq().
+    // or beyond the last number plus one (which leaves the SA exhausted, as
+    // does a `next` with no own number left after it). Returns the new
+    // next_seq().
     SaResult<std::uint64_t> set_next_seq(std::uint64_t next);
+    const SeqStripes& stripes() const { return stripes_; }
 
     const OutboundCounters& counters() const { return counters_; }
 
@@ -216,14 +259,20 @@ class OutboundSa {
     OutboundSa(std::unique_ptr<detail::Transform> t, const ike::ChildSaState& child,
                const SaOptions& opts);
     SaResult<std::span<std::uint8_t>> refuse(SaFailure f);
+    void next_stripe();
 
     std::unique_ptr<detail::Transform> t_;
     std::uint32_t spi_;
     bool esn_;
     ike::IpsecMode mode_;
     std::uint64_t next_seq_ = 1;
-    std::uint64_t last_seq_;  // 2^32-1 or 2^64-1
-    std::uint64_t rekey_margin_;
+    std::uint64_t last_seq_;       // 2^32-1 or 2^64-1
+    std::uint64_t rekey_seq_ = 0;  // needs_rekey() from this next_seq_ on
+    SeqStripes stripes_;
+    // seal() looks at stripes only when (next_seq_ & stripe_mask_) == 0, i.e.
+    // at a stripe boundary; without stripes the mask is all ones, which
+    // matches only when the counter wrapped (and then exhausted_ is set).
+    std::uint64_t stripe_mask_ = ~std::uint64_t{0};
     bool exhausted_ = false;  // the last number was used (ESN: next_seq_ wrapped)
     OutboundCounters counters_;
 };

@@ -8,6 +8,7 @@
 
 #include "base/buffer.h"
 #include "crypto/keys.h"
+#include "crypto/prf.h"
 #include "ike/engine_internal.h"
 #include "wire/esp.h"
 
@@ -385,18 +386,108 @@ void Engine::leave_half_open(Sa& sa) {
 }
 
 void Engine::remove(Sa& sa, DeleteReason reason, bool announce) {
-    bool was_established = sa.phase == Sa::Phase::ESTABLISHED;
+    const bool was_established = sa.phase == Sa::Phase::ESTABLISHED;
+    const IkeSpis spis = sa.st.spis;
+    unlink(sa);  // RemoveChildSa for the children first, then the event
+    if (was_established || announce) emit(Event{IkeSaDeleted{spis, reason}});
+}
+
+void Engine::unlink(Sa& sa) {
+    const bool was_established = sa.phase == Sa::Phase::ESTABLISHED;
     leave_half_open(sa);
     for (const ChildSaState& ch : sa.st.children)
         emit(RemoveChildSa{sa.st.spis, ch.spi_in, ch.spi_out});
-    if (was_established || announce) emit(Event{IkeSaDeleted{sa.st.spis, reason}});
     if (was_established) unindex_identity(sa);
     if (auto it = half_open_by_spi_i_.find(sa.st.spis.spi_i);
         it != half_open_by_spi_i_.end() && it->second == sa.our_spi) {
         half_open_by_spi_i_.erase(it);
     }
     if (sa.scheduled != Time::max()) timers_.erase({sa.scheduled, sa.our_spi});
-    sas_.erase(sa.our_spi);
+    sas_.erase(sa.our_spi);  // destroys `sa`
+}
+
+// ---- cluster takeover -------------------------------------------------------------
+
+Status Engine::import_ike_sa(Time now, const IkeSaState& st,
+                             std::span<const ChildCounters> counters) {
+    // Everything is checked before anything changes: a failed import leaves
+    // the engine as it was.
+    const ConnectionConfig* conn = nullptr;
+    for (const auto& c : cfg_->connections) {
+        if (c.name == st.config_name) conn = &c;
+    }
+    if (!conn) return Error{0, "no connection named '" + st.config_name + "'"};
+    if (st.spis.spi_i == 0 || st.spis.spi_r == 0)
+        return Error{0, "an established IKE SA has two non-zero SPIs"};
+    const std::uint64_t ours = st.initiator ? st.spis.spi_i : st.spis.spi_r;
+    if (sas_.count(ours)) return Error{0, "IKE SPI " + std::to_string(ours) + " is already in use"};
+    if (auto ok = crypto::check_suite(ike_cipher_suite(st.suite), true); !ok.ok())
+        return Error{0, "IKE suite: " + ok.error().what};
+    // SK_d keys every Child SA and the next IKE SA (§2.17, §2.18); SK_p
+    // is not used after IKE_AUTH and is only carried along.
+    if (st.keys.sk_d.size() != crypto::prf_key_size(st.suite.prf))
+        return Error{0, "SK_d does not fit the PRF"};
+    const IkeKeys& k = st.keys;
+    const auto& s = st.suite;
+    // The original initiator sends with SK_ei/SK_ai (§2.14).
+    auto out = crypto::SkCipher::create(s.encr.id, s.encr.key_bits, s.integ,
+                                        st.initiator ? k.sk_ei : k.sk_er,
+                                        st.initiator ? k.sk_ai : k.sk_ar);
+    if (!out) return Error{0, "IKE SA keys do not fit the suite: " + out.error().what};
+    auto in = crypto::SkCipher::create(s.encr.id, s.encr.key_bits, s.integ,
+                                       st.initiator ? k.sk_er : k.sk_ei,
+                                       st.initiator ? k.sk_ar : k.sk_ai);
+    if (!in) return Error{0, "IKE SA keys do not fit the suite: " + in.error().what};
+
+    auto sa = std::make_unique<Sa>(cfg_);
+    sa->st = st;
+    sa->conn = conn;
+    sa->our_spi = ours;
+    sa->phase = Sa::Phase::ESTABLISHED;
+    sa->out = std::move(*out);
+    sa->in = std::move(*in);
+    // The peer may have been silent for a while before the failover; give
+    // it a full DPD interval from now rather than probing at once.
+    sa->last_inbound = now;
+    Sa& ref = *sa;
+    sas_[ours] = std::move(sa);
+    index_identity(ref);
+    touch(ref);
+    for (const ChildSaState& ch : ref.st.children) {
+        InstallChildSa ins{ref.st.spis, ch, ref.st.local, ref.st.remote, ref.st.encap};
+        for (const ChildCounters& c : counters) {
+            if (c.spi_in != ch.spi_in) continue;
+            ins.out_next_seq = c.out_next_seq;
+            ins.in_highest = c.in_highest;
+        }
+        emit(std::move(ins));
+    }
+    reschedule();
+    return Ok{};
+}
+
+void Engine::forget_all() {
+    std::vector<std::uint64_t> all;
+    all.reserve(sas_.size());
+    for (auto& [spi, sa] : sas_)
+        all.push_back(spi);
+    for (std::uint64_t spi : all) {
+        auto it = sas_.find(spi);
+        if (it != sas_.end()) unlink(*it->second);
+    }
+    dirty_.clear();
+}
+
+Status Engine::forget(const IkeSpis& spis) {
+    for (const std::uint64_t s : {spis.spi_i, spis.spi_r}) {
+        auto it = sas_.find(s);
+        if (it != sas_.end() && it->second->st.spis == spis) {
+            unlink(*it->second);
+            reschedule();
+            return Ok{};
+        }
+    }
+    return Error{0, "no IKE SA with those SPIs"};
 }
 
 // ---- receiving --------------------------------------------------------------------

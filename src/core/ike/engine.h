@@ -20,6 +20,7 @@
 #include <cstdint>
 #include <memory>
 #include <set>
+#include <span>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -53,6 +54,11 @@ struct InstallChildSa {
     Endpoint local;
     Endpoint remote;
     bool encap = false;  // ESP-in-UDP (RFC 3948) rather than raw ESP
+    // Where the data plane starts the SA's counters: a fresh SA keeps these
+    // defaults; an imported one (Engine::import_ike_sa) carries on from the
+    // counters the cluster replicated.
+    std::uint64_t out_next_seq = 1;
+    std::uint64_t in_highest = 0;
 };
 struct RemoveChildSa {
     IkeSpis ike;
@@ -134,6 +140,29 @@ class Engine {
     // every few seconds per SA.
     void note_inbound_traffic(Time now, const IkeSpis& spis);
 
+    // ---- cluster takeover (RFC 6027 §3) ----
+    // Makes an established IKE SA from replicated state, so this engine
+    // carries on exactly where another member left off and the peer notices
+    // nothing: our SPI, SK_* ciphers, message IDs and the cached last
+    // response (a retransmitted request is answered from it, §2.1), the
+    // lifetimes and children as given; the connection and child configs
+    // are looked up by name in the current configuration. The liveness
+    // schedule restarts from `now`; no task is queued. Emits InstallChildSa
+    // for every child (with its entry of `counters`, matched by spi_in;
+    // defaults if none) and nothing else: no datagram, no state event (the
+    // cluster already holds this state). Errors (nothing changes): no such
+    // connection, zero SPIs, our SPI already in use, keys that do not fit
+    // the suite.
+    Status import_ike_sa(Time now, const IkeSaState& st,
+                         std::span<const ChildCounters> counters = {});
+    // Drop SAs silently: a member that is no longer active hands them back.
+    // RemoveChildSa for each child, so the data plane stops using them, and
+    // nothing else: no Delete to the peer, no datagram, no state event.
+    // forget_all() drops half-open SAs too. forget(): error if there is no
+    // IKE SA with those SPIs.
+    void forget_all();
+    Status forget(const IkeSpis& spis);
+
     std::vector<Output> take_outputs();
 
     std::size_t ike_sa_count() const;
@@ -209,6 +238,7 @@ class Engine {
     void send_response(Time now, Sa& sa, std::uint32_t message_id, Bytes message);
     void msgids_advanced(Sa& sa);
     void remove(Sa& sa, DeleteReason reason, bool announce);
+    void unlink(Sa& sa);  // remove() without the Delete event
     void leave_half_open(Sa& sa);
     void touch(Sa& sa);
     void index_identity(Sa& sa);

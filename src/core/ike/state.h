@@ -91,6 +91,16 @@ struct ChildSaState {
     friend bool operator==(const ChildSaState&, const ChildSaState&) = default;
 };
 
+// The data-plane counters of one Child SA (by our inbound SPI) as a member
+// taking over resumes them: the next outbound sequence number (a replicated
+// checkpoint plus a margin, so no number the failed member used is sent
+// again, RFC 4303 §3.3.3) and the inbound replay high-water mark.
+struct ChildCounters {
+    std::uint32_t spi_in = 0;
+    std::uint64_t out_next_seq = 1;
+    std::uint64_t in_highest = 0;
+};
+
 enum class NatState : std::uint8_t {
     NONE = 0,
     LOCAL_BEHIND_NAT = 1,  // our NAT-D hash did not match: keepalives are ours to send

@@ -181,11 +181,22 @@ Status DataPlane::install(const ike::InstallChildSa& c) {
     esp::SaOptions opts;
     opts.replay_window = impl_->cfg.replay_window;
     opts.rekey_margin = impl_->cfg.rekey_margin;
+    opts.stripes = impl_->cfg.stripes;
     // Key setup happens here, on the caller's thread, not on the packet path.
     auto out = esp::OutboundSa::create(c.child, opts);
     if (!out) return out.error();
     auto in = esp::InboundSa::create(c.child, opts);
     if (!in) return in.error();
+    // A takeover resumes the failed member's counters (RFC 6027 §3.4: they
+    // must never go backwards). A checkpoint past the end of a 32-bit space
+    // leaves the SA exhausted, so the next packet asks for a rekey, rather
+    // than refusing the SA.
+    if (c.out_next_seq > 1) {
+        const std::uint64_t next =
+            c.child.esn ? c.out_next_seq : std::min<std::uint64_t>(c.out_next_seq, 1ull << 32);
+        if (auto r = out->set_next_seq(next); !r.ok()) return r.error().to_error();
+    }
+    if (c.in_highest > 0) (void)in->window().raise_highest(c.in_highest);
     if (c.child.mode != ike::IpsecMode::TUNNEL)
         return Error{0, "transport mode is not supported by the userspace data plane yet"};
     impl_->routes_add(c.child.ts_remote);

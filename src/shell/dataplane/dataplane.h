@@ -26,6 +26,7 @@
 
 #include "base/net.h"
 #include "base/result.h"
+#include "esp/esp_sa.h"
 #include "ike/engine.h"
 
 namespace ikecluster::dp {
@@ -41,6 +42,10 @@ struct DataPlaneConfig {
     // Outbound SAs ask for a rekey when this many sequence numbers remain
     // (0: the ESP default, 1/16 of the space; tests set it high).
     std::uint64_t rekey_margin = 0;
+    // This member's outbound sequence-number stripes (esp::SeqStripes): in a
+    // cluster, members never send the same number on one SA, even in a
+    // split brain. Default: off.
+    esp::SeqStripes stripes;
 };
 
 struct DataPlaneStats {
@@ -83,7 +88,10 @@ class DataPlane {
     ~DataPlane();
 
     // Thread-safe. Errors from building the SA objects (unsupported suite,
-    // bad keys) or from route setup are returned; the SA is then not used.
+    // bad keys, unusable stripes) or from route setup are returned; the SA
+    // is then not used. An SA taken over from another member starts at its
+    // replicated counters (InstallChildSa::out_next_seq, moved on to this
+    // member's stripe, and in_highest for the replay window).
     Status install(const ike::InstallChildSa& c);
     void remove(const ike::RemoveChildSa& r);
     // Sends one UDP datagram from the NAT-T socket bound to `local` (IKE on
