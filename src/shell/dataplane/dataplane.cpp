@@ -124,7 +124,7 @@ Result<std::unique_ptr<DataPlane>> DataPlane::start(const DataPlaneConfig& cfg, 
     std::vector<IpAddress> listen = cfg.listen;
     if (listen.empty()) listen = {IpAddress{}, IpAddress::v6({})};
     for (const IpAddress& a : listen) {
-        auto s = net::BatchSocket::udp({a, cfg.natt_port});
+        auto s = net::BatchSocket::udp({a, cfg.natt_port}, false, cfg.freebind);
         if (!s) return s.error();
         impl->socks.push_back(Sock{std::move(*s), true, a});
     }

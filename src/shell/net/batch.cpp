@@ -133,7 +133,7 @@ BatchSocket::~BatchSocket() {
     if (fd_ >= 0) ::close(fd_);
 }
 
-Result<BatchSocket> BatchSocket::udp(const Endpoint& bind, bool reuse_port) {
+Result<BatchSocket> BatchSocket::udp(const Endpoint& bind, bool reuse_port, bool freebind) {
     const bool v6 = bind.addr.is_v6();
     int fd = ::socket(v6 ? AF_INET6 : AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd < 0) return sys_error("UDP socket", errno);
@@ -147,6 +147,11 @@ Result<BatchSocket> BatchSocket::udp(const Endpoint& bind, bool reuse_port) {
         return sys_error("IP_PKTINFO", errno);
     }
     if (reuse_port) setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one);
+    // A cluster standby binds the virtual address before it holds it.
+    if (freebind) {
+        setsockopt(fd, v6 ? IPPROTO_IPV6 : IPPROTO_IP, v6 ? IPV6_FREEBIND : IP_FREEBIND, &one,
+                   sizeof one);
+    }
     sockaddr_storage sa;
     socklen_t len = to_sockaddr(bind, sa);
     if (::bind(fd, reinterpret_cast<sockaddr*>(&sa), len) < 0)

@@ -48,7 +48,8 @@ class BatchSocket {
   public:
     // A non-blocking UDP socket bound to `bind` (port 0: any), reporting the
     // local address of each datagram. IPv6 sockets are IPv6-only.
-    static Result<BatchSocket> udp(const Endpoint& bind, bool reuse_port = false);
+    static Result<BatchSocket> udp(const Endpoint& bind, bool reuse_port = false,
+                                   bool freebind = false);
     // A non-blocking raw socket for IP protocol 50. On IPv4 the kernel hands
     // us the IP header, which receive() strips (taking the local address
     // from it); on IPv6 it does not, and pktinfo gives the local address.
