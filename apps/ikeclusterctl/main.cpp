@@ -148,6 +148,51 @@ void print_flat(const json& j, const std::string& prefix = "") {
     }
 }
 
+// A reply field as table text: "-" when the daemon did not send it (an
+// older daemon, or a member it has not heard from yet).
+std::string field(const json& j, const char* key) {
+    if (!j.is_object()) return "-";
+    auto it = j.find(key);
+    if (it == j.end() || it->is_null()) return "-";
+    if (it->is_string()) return it->get<std::string>();
+    if (it->is_boolean()) return it->get<bool>() ? "yes" : "no";
+    return it->dump();
+}
+
+void print_cluster(const json& j) {
+    std::string synced = field(j, "synced");
+    std::cout << fmt::format("member {}: {}, epoch {}{}\n", field(j, "member"), field(j, "role"),
+                             field(j, "epoch"),
+                             synced == "yes"  ? ", synced"
+                             : synced == "no" ? ", NOT synced"
+                                              : "");
+    auto ms = j.find("members");
+    if (ms != j.end() && ms->is_array() && !ms->empty()) {
+        std::cout << fmt::format("\n  {:<4} {:<8} {:<6} {:<6} {:<5} {:<6} {:<7} {}\n", "ID", "ROLE",
+                                 "ALIVE", "LINK", "PRIO", "EPOCH", "SYNCED", "LAST HEARD");
+        std::string self = field(j, "member");
+        for (const auto& m : *ms) {
+            std::string id = field(m, "id");
+            std::string heard = field(m, "last_heard_ms");
+            if (heard != "-") heard += " ms";
+            std::cout << fmt::format("{} {:<4} {:<8} {:<6} {:<6} {:<5} {:<6} {:<7} {}\n",
+                                     id == self ? "*" : " ", id, field(m, "role"),
+                                     field(m, "alive"), field(m, "link"), field(m, "priority"),
+                                     field(m, "epoch"), field(m, "synced"), heard);
+        }
+    }
+    auto rep = j.find("replica");
+    if (rep != j.end() && rep->is_object()) {
+        std::cout << fmt::format("\nreplica: {} IKE SAs, {} Child SAs\n", field(*rep, "ike_sas"),
+                                 field(*rep, "child_sas"));
+    }
+    auto st = j.find("stats");
+    if (st != j.end() && st->is_object() && !st->empty()) {
+        std::cout << "\n";
+        print_flat(*st, "stats.");
+    }
+}
+
 // terminate/rekey take exactly one of --ike/--child/--conn.
 struct TargetOpts {
     std::string ike, child, conn;
@@ -201,6 +246,20 @@ int main(int argc, char** argv) {
     for (auto* s : {initiate, terminate, rekey, reload})
         s->add_flag("--json", as_json, "print JSON");
 
+    auto* cluster = app.add_subcommand("cluster", "the hot-standby cluster");
+    cluster->require_subcommand(1);
+    auto* cluster_status = cluster->add_subcommand("status", "this member's view of the cluster");
+    cluster_status->add_flag("--json", as_json, "print the daemon's JSON reply");
+    std::string role;
+    bool force = false;
+    auto* set_role = cluster->add_subcommand(
+        "set-role", "make this member active or standby (operator, keepalived)");
+    set_role->add_option("role", role, "active or standby")
+        ->required()
+        ->check(CLI::IsMember({"active", "standby"}));
+    set_role->add_flag("--force", force, "even if this member's replica is not synced");
+    set_role->add_flag("--json", as_json, "print JSON");
+
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError& e) {
@@ -224,6 +283,12 @@ int main(int argc, char** argv) {
     if (*rekey) {
         r.cmd = Command::REKEY;
         rekey_opts.fill(r.target, err);
+    }
+    if (*cluster_status) r.cmd = Command::CLUSTER_STATUS;
+    if (*set_role) {
+        r.cmd = Command::SET_ROLE;
+        r.role = role == "active" ? daemon::WantedRole::ACTIVE : daemon::WantedRole::STANDBY;
+        r.force = force;
     }
     if (!err.empty()) {
         std::cerr << "ikeclusterctl: " << err << "\n";
@@ -251,6 +316,9 @@ int main(int argc, char** argv) {
                 break;
             case Command::LIST_CONNS:
                 print_conns(*reply);
+                break;
+            case Command::CLUSTER_STATUS:
+                print_cluster(*reply);
                 break;
             default:
                 print_flat(*reply);

@@ -13,6 +13,18 @@ TEST(ControlProtocol, ParsesEveryCommand) {
     EXPECT_EQ(parse_request(R"({"cmd":"list-conns"})")->cmd, Command::LIST_CONNS);
     EXPECT_EQ(parse_request(R"({"cmd":"reload"})")->cmd, Command::RELOAD);
     EXPECT_EQ(parse_request(R"({"cmd":"stats"})")->cmd, Command::STATS);
+    EXPECT_EQ(parse_request(R"({"cmd":"cluster-status"})")->cmd, Command::CLUSTER_STATUS);
+
+    auto a = parse_request(R"({"cmd":"set-role","role":"active"})");
+    ASSERT_TRUE(a.ok()) << a.error().what;
+    EXPECT_EQ(a->cmd, Command::SET_ROLE);
+    EXPECT_EQ(a->role, WantedRole::ACTIVE);
+    EXPECT_FALSE(a->force);
+    auto s = parse_request(R"({"cmd":"set-role","role":"standby","force":true})");
+    ASSERT_TRUE(s.ok()) << s.error().what;
+    EXPECT_EQ(s->role, WantedRole::STANDBY);
+    EXPECT_TRUE(s->force);
+    EXPECT_FALSE(parse_request(R"({"cmd":"set-role","role":"active","force":false})")->force);
 
     auto i = parse_request(R"({"cmd":"initiate","conn":"road"})");
     ASSERT_TRUE(i.ok()) << i.error().what;
@@ -58,6 +70,20 @@ TEST(ControlProtocol, RejectsMalformedRequestsWithAReason) {
         {R"({"cmd":"rekey","child":"123456789"})",
          "'child' must be an inbound SPI in hex, got '123456789'"},
         {R"({"cmd":"terminate","child":5})", "'child' must be a string"},
+        {R"({"cmd":"cluster-status","role":"active"})", "cluster-status takes no arguments"},
+        {R"({"cmd":"set-role"})", "set-role needs 'role'"},
+        {R"({"cmd":"set-role","force":true})", "set-role needs 'role'"},
+        {R"({"cmd":"set-role","role":1})", "'role' must be a string"},
+        {R"({"cmd":"set-role","role":"master"})",
+         "'role' must be \"active\" or \"standby\", got 'master'"},
+        {R"({"cmd":"set-role","role":"active","force":"yes"})", "'force' must be true or false"},
+        {R"({"cmd":"set-role","role":"active","conn":"a"})",
+         "set-role takes only 'role' and 'force'"},
+        {R"({"cmd":"set-role","role":"active","forse":true})", "unknown key 'forse'"},
+        {R"({"cmd":"initiate","conn":"a","force":true})", "initiate takes only 'conn'"},
+        {R"({"cmd":"rekey","conn":"a","role":"active"})",
+         "rekey takes only 'ike', 'child' or 'conn'"},
+        {R"({"cmd":"stats","force":true})", "stats takes no arguments"},
     };
     for (const auto& c : cases) {
         auto r = parse_request(c.line);
@@ -68,7 +94,7 @@ TEST(ControlProtocol, RejectsMalformedRequestsWithAReason) {
 }
 
 TEST(ControlProtocol, ClientEncodingRoundTrips) {
-    Request reqs[4];
+    Request reqs[7];
     reqs[0].cmd = Command::STATS;
     reqs[1].cmd = Command::INITIATE;
     reqs[1].conn = "site-b";
@@ -76,6 +102,12 @@ TEST(ControlProtocol, ClientEncodingRoundTrips) {
     reqs[2].target.ike = ike::IkeSpis{1, 0xffffffffffffffffull};
     reqs[3].cmd = Command::REKEY;
     reqs[3].target.child = 0x100;
+    reqs[4].cmd = Command::CLUSTER_STATUS;
+    reqs[5].cmd = Command::SET_ROLE;
+    reqs[5].role = WantedRole::ACTIVE;
+    reqs[6].cmd = Command::SET_ROLE;
+    reqs[6].role = WantedRole::STANDBY;
+    reqs[6].force = true;
     for (const auto& r : reqs) {
         std::string line = encode_request(r);
         ASSERT_EQ(line.back(), '\n');
@@ -84,6 +116,21 @@ TEST(ControlProtocol, ClientEncodingRoundTrips) {
         ASSERT_TRUE(back.ok()) << line << ": " << back.error().what;
         EXPECT_EQ(*back, r) << line;
     }
+}
+
+TEST(ControlProtocol, SetRoleEncodesWhatKeepalivedScriptsSend) {
+    Request r;
+    r.cmd = Command::SET_ROLE;
+    r.role = WantedRole::ACTIVE;
+    EXPECT_EQ(encode_request(r), "{\"cmd\":\"set-role\",\"role\":\"active\"}\n");
+    r.role = WantedRole::STANDBY;
+    r.force = true;
+    EXPECT_EQ(encode_request(r), "{\"cmd\":\"set-role\",\"force\":true,\"role\":\"standby\"}\n");
+    r = Request{};
+    r.cmd = Command::CLUSTER_STATUS;
+    EXPECT_EQ(encode_request(r), "{\"cmd\":\"cluster-status\"}\n");
+    EXPECT_EQ(command_name(Command::SET_ROLE), "set-role");
+    EXPECT_EQ(role_name(WantedRole::STANDBY), "standby");
 }
 
 TEST(ControlProtocol, RepliesAlwaysCarryOk) {

@@ -5,6 +5,7 @@
 #include <toml++/toml.h>
 
 #include <charconv>
+#include <cstdlib>
 #include <fstream>
 #include <set>
 #include <sstream>
@@ -16,7 +17,7 @@ const std::set<std::string> kLogLevels = {"trace", "debug", "info", "warn", "err
 
 class Parser {
   public:
-    explicit Parser(std::string_view source) : source_(source) {}
+    Parser(std::string_view source, const SecretFileReader* read) : source_(source), read_(read) {}
 
     Error at(const toml::node& n, const std::string& what) const {
         const auto& s = n.source();
@@ -306,9 +307,16 @@ class Parser {
 
     Result<DaemonConfig> parse(const toml::table& root) const {
         DaemonConfig cfg;
-        if (auto e = only_keys(root, {"daemon", "log", "ike", "dataplane", "connections"},
-                               "the top level"))
+        if (auto e =
+                only_keys(root, {"daemon", "log", "ike", "dataplane", "connections", "cluster"},
+                          "the top level"))
             return *e;
+        if (auto* n = root.get("cluster")) {
+            if (!n->is_table()) return at(*n, "[cluster] must be a table");
+            auto c = cluster(*n->as_table());
+            if (!c) return c.error();
+            cfg.cluster = std::move(*c);
+        }
         if (auto* d = root.get_as<toml::table>("dataplane")) {
             if (auto e = only_keys(
                     *d, {"enabled", "tun_name", "mtu", "replay_window", "raw_esp", "routes"},
@@ -459,7 +467,252 @@ class Parser {
     }
 
   private:
+    // "192.0.2.1/24", "2001:db8::1/64"; a bare address is a host (/32, /128).
+    Result<net::Prefix> interface_address(const toml::node& n, const std::string& key) const {
+        auto s = n.value<std::string>();
+        if (!s) return at(n, "'" + key + "' must contain strings like \"192.0.2.1/24\"");
+        std::string_view text = *s;
+        auto slash = text.find('/');
+        auto a = IpAddress::parse(text.substr(0, slash));
+        if (!a) return at(n, "'" + key + "': '" + *s + "' is not an IP address");
+        int max = a->is_v6() ? 128 : 32;
+        int len = max;
+        if (slash != std::string_view::npos) {
+            auto digits = text.substr(slash + 1);
+            auto r = std::from_chars(digits.data(), digits.data() + digits.size(), len);
+            if (digits.empty() || r.ec != std::errc() || r.ptr != digits.data() + digits.size() ||
+                len < 0 || len > max) {
+                return at(n, "'" + key + "': '" + *s + "' has a bad prefix length (0.." +
+                                 std::to_string(max) + ")");
+            }
+        }
+        return net::Prefix{*a, std::uint8_t(len)};
+    }
+
+    Result<std::vector<ClusterMember>> members(const toml::node& n) const {
+        auto* arr = n.as_array();
+        if (!arr) return at(n, "'members' must be an array of { id = N, address = \"...\" }");
+        std::vector<ClusterMember> out;
+        for (auto&& e : *arr) {
+            auto* t = e.as_table();
+            if (!t) return at(e, "'members' must contain tables { id = N, address = \"...\" }");
+            if (auto err = only_keys(*t, {"id", "address"}, "a cluster member")) return *err;
+            auto* idn = t->get("id");
+            auto* an = t->get("address");
+            if (!idn || !an) return at(e, "a cluster member needs 'id' and 'address'");
+            auto id = integer(*idn, "id", 0, 15);
+            if (!id) return id.error();
+            for (const auto& m : out) {
+                if (m.id == *id)
+                    return at(*idn, "member id " + std::to_string(*id) + " is listed twice");
+            }
+            auto s = str(*an, "address");
+            if (!s) return s.error();
+            auto a = IpAddress::parse(*s);
+            if (!a) return at(*an, "'address': '" + *s + "' is not an IP address");
+            if (a->is_unspecified()) return at(*an, "'address' must be the member's own address");
+            for (const auto& m : out) {
+                if (m.address == *a) return at(*an, "address " + *s + " is listed twice");
+                // One sync socket family: mixing would leave members that
+                // cannot reach each other.
+                if (m.address.is_v6() != a->is_v6())
+                    return at(*an, "every member address must be of the same family");
+            }
+            out.push_back({std::uint16_t(*id), *a});
+        }
+        if (out.size() < 2 || out.size() > 16)
+            return at(n, "'members' must list 2..16 members, this one included");
+        return out;
+    }
+
+    Result<std::vector<ClusterKeySettings>> keys(const toml::node& n) const {
+        auto* arr = n.as_array();
+        if (!arr || arr->empty())
+            return at(n, "'keys' must be a non-empty array of { id = N, secret_file = \"...\" }");
+        std::vector<ClusterKeySettings> out;
+        for (auto&& e : *arr) {
+            auto* t = e.as_table();
+            if (!t) return at(e, "'keys' must contain tables { id = N, secret_file = \"...\" }");
+            if (auto err = only_keys(*t, {"id", "secret", "secret_file"}, "a cluster key"))
+                return *err;
+            auto* idn = t->get("id");
+            if (!idn) return at(e, "a cluster key needs 'id'");
+            auto id = integer(*idn, "id", 0, 255);
+            if (!id) return id.error();
+            for (const auto& k : out) {
+                if (k.id == *id)
+                    return at(*idn, "key id " + std::to_string(*id) + " is listed twice");
+            }
+            ClusterKeySettings k;
+            k.id = std::uint8_t(*id);
+            auto* sn = t->get("secret");
+            auto* fn = t->get("secret_file");
+            if (bool(sn) == bool(fn))
+                return at(e, "a cluster key needs exactly one of 'secret' and 'secret_file'");
+            std::string hex;
+            std::string what;  // names the secret in errors
+            if (sn) {
+                auto s = str(*sn, "secret");
+                if (!s) return s.error();
+                hex = *s;
+                what = "key " + std::to_string(*id);
+            } else {
+                auto s = str(*fn, "secret_file");
+                if (!s) return s.error();
+                if (s->empty()) return at(*fn, "'secret_file' is empty");
+                k.secret_file = *s;
+                if (!read_) {
+                    // Pure parse: resolution is load_config_file's job.
+                    out.push_back(std::move(k));
+                    continue;
+                }
+                auto text = (*read_)(*s);
+                if (!text) return at(e, "key " + std::to_string(*id) + ": " + text.error().what);
+                hex = *text;
+                what = "key " + std::to_string(*id) + " (" + *s + ")";
+            }
+            auto b = from_hex(hex);
+            if (!b) return at(sn ? *sn : e, what + " is not hex");
+            // 256 bits: the sync channel's keys are derived from it.
+            if (b->size() < 32)
+                return at(sn ? *sn : e, what + " is too short: " + std::to_string(b->size()) +
+                                            " octets, at least 32");
+            k.secret = std::move(*b);
+            out.push_back(std::move(k));
+        }
+        return out;
+    }
+
+  public:
+    Result<ClusterSettings> cluster(const toml::table& t) const {
+        if (auto e = only_keys(t,
+                               {"member_id", "priority", "members", "sync_port", "keys",
+                                "virtual_ips", "interface", "heartbeat", "dead_after", "preempt",
+                                "role_control", "checkpoint_interval", "seq_margin", "stripe_bits"},
+                               "[cluster]")) {
+            return *e;
+        }
+        ClusterSettings c;
+        for (auto key : {"member_id", "members", "keys", "virtual_ips", "interface"}) {
+            if (!t.get(key)) return at(t, std::string("[cluster] needs '") + key + "'");
+        }
+        {
+            auto v = integer(*t.get("member_id"), "member_id", 0, 15);
+            if (!v) return v.error();
+            c.member_id = std::uint16_t(*v);
+        }
+        if (auto* n = t.get("priority")) {
+            auto v = integer(*n, "priority", 1, 255);
+            if (!v) return v.error();
+            c.priority = std::uint8_t(*v);
+        }
+        {
+            auto* n = t.get("members");
+            auto m = members(*n);
+            if (!m) return m.error();
+            c.members = std::move(*m);
+            bool self = false;
+            for (const auto& x : c.members)
+                self = self || x.id == c.member_id;
+            if (!self) {
+                return at(*n, "'members' must include this member (id " +
+                                  std::to_string(c.member_id) + ")");
+            }
+        }
+        if (auto* n = t.get("sync_port")) {
+            auto v = integer(*n, "sync_port", 1, 65535);
+            if (!v) return v.error();
+            c.sync_port = std::uint16_t(*v);
+        }
+        {
+            auto k = keys(*t.get("keys"));
+            if (!k) return k.error();
+            c.keys = std::move(*k);
+        }
+        {
+            auto* n = t.get("virtual_ips");
+            auto l = strs(*n, "virtual_ips");
+            if (!l) return l.error();
+            if (l->empty()) return at(*n, "'virtual_ips' is empty");
+            auto* arr = n->as_array();
+            for (std::size_t i = 0; i < l->size(); ++i) {
+                const toml::node& e = arr ? *arr->get(i) : *n;
+                auto p = interface_address(e, "virtual_ips");
+                if (!p) return p.error();
+                for (const auto& q : c.virtual_ips) {
+                    if (q.addr == p->addr)
+                        return at(e, "virtual IP " + p->addr.to_string() + " is listed twice");
+                }
+                for (const auto& m : c.members) {
+                    if (m.address == p->addr) {
+                        return at(
+                            e, "virtual IP " + p->addr.to_string() + " is a member's own address");
+                    }
+                }
+                c.virtual_ips.push_back(*p);
+            }
+        }
+        {
+            auto* n = t.get("interface");
+            auto v = str(*n, "interface");
+            if (!v) return v.error();
+            if (v->empty() || v->size() > 15)
+                return at(*n, "'interface' must be 1..15 characters (an interface name)");
+            c.interface = *v;
+        }
+        if (auto* n = t.get("heartbeat")) {
+            auto d = duration(*n, "heartbeat");
+            if (!d) return d.error();
+            if (*d < std::chrono::milliseconds(10) || *d > std::chrono::seconds(60))
+                return at(*n, "'heartbeat' must be between 10ms and 60s");
+            c.heartbeat = *d;
+        }
+        if (auto* n = t.get("dead_after")) {
+            auto v = integer(*n, "dead_after", 1, 1000);
+            if (!v) return v.error();
+            c.dead_after = std::uint32_t(*v);
+        }
+        if (auto* n = t.get("preempt")) {
+            auto b = boolean(*n, "preempt");
+            if (!b) return b.error();
+            c.preempt = *b;
+        }
+        if (auto* n = t.get("role_control")) {
+            auto s = str(*n, "role_control");
+            if (!s) return s.error();
+            if (*s == "builtin") {
+                c.role_control = RoleControl::BUILTIN;
+            } else if (*s == "external") {
+                c.role_control = RoleControl::EXTERNAL;
+            } else {
+                return at(*n, "'role_control' must be \"builtin\" or \"external\"");
+            }
+        }
+        if (auto* n = t.get("checkpoint_interval")) {
+            auto d = duration(*n, "checkpoint_interval");
+            if (!d) return d.error();
+            if (*d < std::chrono::milliseconds(1) || *d > std::chrono::seconds(10))
+                return at(*n, "'checkpoint_interval' must be between 1ms and 10s");
+            c.checkpoint_interval = *d;
+        }
+        if (auto* n = t.get("seq_margin")) {
+            // Up to 2^40: far beyond any interval's traffic, far below the
+            // 64-bit ESN space it is added to.
+            auto v = integer(*n, "seq_margin", 1, std::int64_t{1} << 40);
+            if (!v) return v.error();
+            c.seq_margin = std::uint64_t(*v);
+        }
+        if (auto* n = t.get("stripe_bits")) {
+            auto v = integer(*n, "stripe_bits", 8, 30);
+            if (!v) return v.error();
+            c.stripe_bits = std::uint8_t(*v);
+        }
+        return c;
+    }
+
+  private:
     std::string source_;
+    const SecretFileReader* read_ = nullptr;
 };
 
 }  // namespace
@@ -479,7 +732,10 @@ Result<Duration> parse_duration(std::string_view text) {
     return Error{0, "'" + std::string(text) + "' has an unknown unit (use ms, s, m, h or d)"};
 }
 
-Result<DaemonConfig> parse_config(std::string_view text, std::string_view source) {
+namespace {
+
+Result<DaemonConfig> parse_with(std::string_view text, std::string_view source,
+                                const SecretFileReader* read) {
     toml::parse_result r = toml::parse(text, source);
     if (!r) {
         const auto& e = r.error();
@@ -487,7 +743,52 @@ Result<DaemonConfig> parse_config(std::string_view text, std::string_view source
                             std::to_string(e.source().begin.column) + ": " +
                             std::string(e.description())};
     }
-    return Parser(source).parse(r.table());
+    return Parser(source, read).parse(r.table());
+}
+
+}  // namespace
+
+std::uint16_t ClusterSettings::member_index() const {
+    std::uint16_t i = 0;
+    for (const auto& m : members) {
+        if (m.id < member_id) ++i;
+    }
+    return i;
+}
+
+const ClusterMember& ClusterSettings::self() const {
+    for (const auto& m : members) {
+        if (m.id == member_id) return m;
+    }
+    // parse_config refuses a member list without this member; a hand-built
+    // settings object that breaks that is a programming error.
+    std::abort();
+}
+
+std::vector<ClusterMember> ClusterSettings::peers() const {
+    std::vector<ClusterMember> out;
+    for (const auto& m : members) {
+        if (m.id != member_id) out.push_back(m);
+    }
+    return out;
+}
+
+Result<DaemonConfig> parse_config(std::string_view text, std::string_view source) {
+    return parse_with(text, source, nullptr);
+}
+
+Result<DaemonConfig> parse_config(std::string_view text, std::string_view source,
+                                  const SecretFileReader& read) {
+    return parse_with(text, source, &read);
+}
+
+Result<std::string> read_secret_file(const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    if (!in) return Error{0, path + ": cannot open the key file"};
+    std::ostringstream ss;
+    ss << in.rdbuf();
+    if (in.bad()) return Error{0, path + ": cannot read the key file"};
+    return ss.str();
 }
 
 Result<DaemonConfig> load_config_file(const std::string& path) {
@@ -496,7 +797,7 @@ Result<DaemonConfig> load_config_file(const std::string& path) {
     std::ostringstream ss;
     ss << in.rdbuf();
     if (in.bad()) return Error{0, path + ": cannot read the config file"};
-    return parse_config(ss.str(), path);
+    return parse_config(ss.str(), path, SecretFileReader(read_secret_file));
 }
 
 }  // namespace ikecluster::config

@@ -10,7 +10,7 @@ namespace ikecluster::daemon {
 using nlohmann::json;
 
 namespace {
-constexpr std::array<std::pair<Command, std::string_view>, 7> kCommands{{
+constexpr std::array<std::pair<Command, std::string_view>, 9> kCommands{{
     {Command::LIST_SAS, "list-sas"},
     {Command::LIST_CONNS, "list-conns"},
     {Command::INITIATE, "initiate"},
@@ -18,6 +18,8 @@ constexpr std::array<std::pair<Command, std::string_view>, 7> kCommands{{
     {Command::REKEY, "rekey"},
     {Command::RELOAD, "reload"},
     {Command::STATS, "stats"},
+    {Command::CLUSTER_STATUS, "cluster-status"},
+    {Command::SET_ROLE, "set-role"},
 }};
 
 Error fail(std::string what) {
@@ -61,6 +63,10 @@ Result<Target> parse_target(const json& j, std::string_view cmd) {
 }
 }  // namespace
 
+std::string_view role_name(WantedRole r) {
+    return r == WantedRole::ACTIVE ? "active" : "standby";
+}
+
 std::string_view command_name(Command c) {
     for (const auto& [k, name] : kCommands) {
         if (k == c) return name;
@@ -88,7 +94,8 @@ Result<Request> parse_request(std::string_view line) {
     }
     if (!found) return fail("unknown command '" + *cmd + "'");
     for (const auto& [key, value] : j.items()) {
-        static constexpr std::array<std::string_view, 4> kKeys{"cmd", "conn", "ike", "child"};
+        static constexpr std::array<std::string_view, 6> kKeys{"cmd",   "conn", "ike",
+                                                               "child", "role", "force"};
         bool known = false;
         for (auto k : kKeys)
             known = known || k == key;
@@ -102,15 +109,37 @@ Result<Request> parse_request(std::string_view line) {
             auto c = string_field(j, "conn");
             if (!c) return c.error();
             if (c->empty()) return fail("'conn' is empty");
-            if (j.contains("ike") || j.contains("child")) return fail("initiate takes only 'conn'");
+            if (j.size() != 2) return fail("initiate takes only 'conn'");
             r.conn = *c;
             break;
         }
         case Command::TERMINATE:
         case Command::REKEY: {
+            if (j.contains("role") || j.contains("force"))
+                return fail(*cmd + " takes only 'ike', 'child' or 'conn'");
             auto t = parse_target(j, *cmd);
             if (!t) return t.error();
             r.target = *t;
+            break;
+        }
+        case Command::SET_ROLE: {
+            if (!j.contains("role")) return fail("set-role needs 'role'");
+            auto role = string_field(j, "role");
+            if (!role) return role.error();
+            if (*role == "active") {
+                r.role = WantedRole::ACTIVE;
+            } else if (*role == "standby") {
+                r.role = WantedRole::STANDBY;
+            } else {
+                return fail("'role' must be \"active\" or \"standby\", got '" + *role + "'");
+            }
+            if (j.contains("force")) {
+                const auto& f = j.at("force");
+                if (!f.is_boolean()) return fail("'force' must be true or false");
+                r.force = f.get<bool>();
+            }
+            if (j.contains("conn") || j.contains("ike") || j.contains("child"))
+                return fail("set-role takes only 'role' and 'force'");
             break;
         }
         default:
@@ -126,6 +155,10 @@ json request_json(const Request& r) {
         if (r.target.ike) j["ike"] = spis_text(*r.target.ike);
         if (r.target.child) j["child"] = spi_text(*r.target.child);
         if (r.target.conn) j["conn"] = *r.target.conn;
+    }
+    if (r.cmd == Command::SET_ROLE) {
+        j["role"] = role_name(r.role);
+        if (r.force) j["force"] = true;
     }
     return j;
 }

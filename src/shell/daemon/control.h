@@ -23,10 +23,16 @@ enum class Command : std::uint8_t {
     TERMINATE,
     REKEY,
     RELOAD,
-    STATS
+    STATS,
+    CLUSTER_STATUS,  // this member's view of the cluster
+    SET_ROLE,        // operator or keepalived: make this member active or standby
 };
 
 std::string_view command_name(Command c);
+
+// What set-role asks for.
+enum class WantedRole : std::uint8_t { ACTIVE, STANDBY };
+std::string_view role_name(WantedRole r);  // "active", "standby"
 
 // What terminate and rekey act on: exactly one of these is set.
 struct Target {
@@ -38,8 +44,10 @@ struct Target {
 
 struct Request {
     Command cmd = Command::LIST_SAS;
-    std::string conn;  // initiate
-    Target target;     // terminate, rekey
+    std::string conn;                       // initiate
+    Target target;                          // terminate, rekey
+    WantedRole role = WantedRole::STANDBY;  // set-role
+    bool force = false;                     // set-role: even if the replica is not synced
     friend bool operator==(const Request&, const Request&) = default;
 };
 

@@ -66,13 +66,18 @@ Status Netlink::request(void* buf) {
     auto* nlh = static_cast<nlmsghdr*>(buf);
     nlh->nlmsg_seq = seq_++;
     nlh->nlmsg_flags |= NLM_F_ACK;
-    if (mnl_socket_sendto(sock_, nlh, nlh->nlmsg_len) < 0) return sys_error("netlink send", errno);
+    last_errno_ = 0;
+    auto failed = [this](const char* what, int err) {
+        last_errno_ = err;
+        return sys_error(what, err);
+    };
+    if (mnl_socket_sendto(sock_, nlh, nlh->nlmsg_len) < 0) return failed("netlink send", errno);
     std::vector<char> rx(MNL_SOCKET_BUFFER_SIZE);
     for (;;) {
         ssize_t n = mnl_socket_recvfrom(sock_, rx.data(), rx.size());
-        if (n < 0) return sys_error("netlink receive", errno);
+        if (n < 0) return failed("netlink receive", errno);
         int r = mnl_cb_run(rx.data(), std::size_t(n), nlh->nlmsg_seq, portid_, nullptr, nullptr);
-        if (r == MNL_CB_ERROR) return sys_error("netlink", errno);
+        if (r == MNL_CB_ERROR) return failed("netlink", errno);
         if (r == MNL_CB_STOP) return Ok{};
         // MNL_CB_OK without the ACK yet: keep reading.
     }
@@ -111,14 +116,17 @@ void put_route(nlmsghdr* nlh, const Prefix& dst, int ifindex, const IpAddress* s
         mnl_attr_put(nlh, RTA_PREFSRC, src->bytes().size(), src->bytes().data());
 }
 
-void put_addr(nlmsghdr* nlh, int ifindex, const Prefix& a) {
+void put_addr(nlmsghdr* nlh, int ifindex, const Prefix& a, std::uint32_t flags = 0) {
     auto* ifa = static_cast<ifaddrmsg*>(mnl_nlmsg_put_extra_header(nlh, sizeof(ifaddrmsg)));
     ifa->ifa_family = std::uint8_t(family_of(a.addr));
     ifa->ifa_prefixlen = a.len;
     ifa->ifa_scope = RT_SCOPE_UNIVERSE;
     ifa->ifa_index = std::uint32_t(ifindex);
+    // The 8-bit field for old kernels, IFA_FLAGS for the full set.
+    ifa->ifa_flags = std::uint8_t(flags);
     mnl_attr_put(nlh, IFA_LOCAL, a.addr.bytes().size(), a.addr.bytes().data());
     mnl_attr_put(nlh, IFA_ADDRESS, a.addr.bytes().size(), a.addr.bytes().data());
+    if (flags) mnl_attr_put_u32(nlh, IFA_FLAGS, flags);
 }
 
 }  // namespace
@@ -143,12 +151,12 @@ Status Netlink::del_route(const Prefix& dst, int ifindex, std::uint32_t table,
     return request(nlh);
 }
 
-Status Netlink::add_address(int ifindex, const Prefix& a) {
+Status Netlink::add_address(int ifindex, const Prefix& a, std::uint32_t flags) {
     std::vector<char> buf(MNL_SOCKET_BUFFER_SIZE);
     nlmsghdr* nlh = mnl_nlmsg_put_header(buf.data());
     nlh->nlmsg_type = RTM_NEWADDR;
     nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_CREATE | NLM_F_REPLACE;
-    put_addr(nlh, ifindex, a);
+    put_addr(nlh, ifindex, a, flags);
     return request(nlh);
 }
 

@@ -35,8 +35,14 @@ class Netlink {
                      std::uint32_t table = 254 /* main */, std::uint32_t metric = 0);
     Status del_route(const Prefix& dst, int ifindex, std::uint32_t table = 254,
                      std::uint32_t metric = 0);
-    Status add_address(int ifindex, const Prefix& addr);
+    // `addr` keeps its host bits here (the interface's own address).
+    // `flags` are IFA_F_* (IFA_F_NODAD: an IPv6 address usable at once).
+    Status add_address(int ifindex, const Prefix& addr, std::uint32_t flags = 0);
     Status del_address(int ifindex, const Prefix& addr);
+
+    // The errno of the last request that failed (0 when it succeeded), for
+    // callers that accept some errors: EEXIST on add, EADDRNOTAVAIL on delete.
+    int last_errno() const { return last_errno_; }
 
   private:
     explicit Netlink(mnl_socket* s);
@@ -44,6 +50,7 @@ class Netlink {
     mnl_socket* sock_ = nullptr;
     std::uint32_t portid_ = 0;
     std::uint32_t seq_ = 1;
+    int last_errno_ = 0;
 };
 
 }  // namespace ikecluster::net
