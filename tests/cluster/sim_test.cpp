@@ -31,9 +31,11 @@ void run_seeds(SimConfig base, std::uint64_t first, std::uint64_t count) {
         SimResult r = run_cluster_sim(base);
         takeovers += r.takeovers;
         if (base.timeline) {
-            for (const auto& line : r.timeline) std::cout << line << "\n";
+            for (const auto& line : r.timeline)
+                std::cout << line << "\n";
         }
-        for (const auto& v : r.violations) ADD_FAILURE() << v;
+        for (const auto& v : r.violations)
+            ADD_FAILURE() << v;
         if (!r.ok()) {
             ADD_FAILURE() << "replay with IKEC_SIM_SEED=" << s;
             return;

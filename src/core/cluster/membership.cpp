@@ -104,7 +104,7 @@ Membership::Membership(MembershipConfig cfg, Time now) : cfg_(std::move(cfg)), n
     // Listen for a full dead time before we may take over: a live active
     // would have been heard by then, and a restarted member must not grab
     // the role from it.
-    holddown_end_ = now + dead_time();
+    holddown_end_ = now + (cfg_.holddown > Duration{0} ? cfg_.holddown : dead_time());
     // Announce ourselves at once so peers count us among the alive.
     next_hb_ = now;
 }

@@ -70,6 +70,11 @@ struct MembershipConfig {
     // the VIP nowhere. Off: such a cluster stays without an active until an
     // operator calls set_role(ACTIVE, force).
     bool last_resort = true;
+    // How long a member just started listens before it may become active;
+    // zero means one dead time. A restarting member must first hear the
+    // active one, which needs the sync link's handshake to finish: on a lossy
+    // link that can take longer than a dead time.
+    Duration holddown{0};
 };
 
 struct Heartbeat {

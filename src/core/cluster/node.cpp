@@ -26,6 +26,14 @@ struct ClusterNode::Impl {
     std::map<std::uint16_t, bool> was_established;
     std::map<std::uint16_t, std::uint64_t> enqueued;  // reliable records handed to each link
     std::map<std::uint16_t, Time> bulk_at;            // when each member last got a snapshot
+    std::map<std::uint16_t, Time> reasserted;         // rival actives we answered
+    // Members whose acknowledgements tickets wait for (their snapshot is
+    // complete), and snapshots whose BulkEnd waits: member -> (mark, bulk id).
+    std::map<std::uint16_t, bool> tracked;
+    std::vector<std::uint16_t> waited;  // members tickets waited for at the last pump
+    Time quarantine_until{};
+    Time last_now{};
+    std::map<std::uint16_t, std::pair<std::uint64_t, std::uint64_t>> pending_bulk;
     Replica replica;
     NodeStats stats;
     std::vector<Outgoing> out;
@@ -45,6 +53,19 @@ struct ClusterNode::Impl {
         : cfg(std::move(c)), rng(r), membership(std::move(m)) {}
 
     bool active() const { return membership.role() == Role::ACTIVE; }
+
+    // Only members with a complete snapshot can take over, and only while
+    // they are alive (by heartbeats) and connected.
+    bool waits_for_member(std::uint16_t id) const {
+        auto link = links.find(id);
+        if (link == links.end() || !link->second.established()) return false;
+        auto tr = tracked.find(id);
+        if (tr == tracked.end() || !tr->second) return false;
+        for (const MemberView& v : membership.members()) {
+            if (v.id == id) return v.alive;
+        }
+        return false;
+    }
 
     void send_record(std::uint16_t to, const Record& r, Time now) {
         auto it = links.find(to);
@@ -69,11 +90,37 @@ struct ClusterNode::Impl {
         }
     }
 
+    // A snapshot for one member. Its BulkEnd is held back until the member
+    // has acknowledged everything before it: only then does the member count
+    // as synced (it can take over), and from then on every ticket waits for
+    // it. Records sent meanwhile travel behind the snapshot on the same
+    // ordered stream, so when the member applies BulkEnd it has all of them.
     void send_bulk(std::uint16_t to, Time now) {
         ++bulk_id;
         bulk_at[to] = now;
-        for (const Record& r : replica.snapshot(membership.epoch(), bulk_id)) send_record(to, r, now);
+        tracked[to] = false;
+        for (const Record& r : replica.snapshot(membership.epoch(), bulk_id)) {
+            if (std::holds_alternative<BulkEnd>(r)) break;
+            send_record(to, r, now);
+        }
+        pending_bulk[to] = {enqueued[to], bulk_id};
         ++stats.bulk_sent;
+    }
+
+    void finish_bulks(Time now) {
+        for (auto it = pending_bulk.begin(); it != pending_bulk.end();) {
+            auto link = links.find(it->first);
+            if (link == links.end() || !link->second.established() ||
+                enqueued[it->first] - link->second.queued() < it->second.first) {
+                ++it;
+                continue;
+            }
+            std::uint16_t to = it->first;
+            BulkEnd end{it->second.second, replica.ike_sa_count()};
+            it = pending_bulk.erase(it);
+            send_record(to, Record{end}, now);
+            tracked[to] = true;
+        }
     }
 
     // The counters a new active resumes from (RFC 6027 §3.4/§3.5).
@@ -93,7 +140,8 @@ struct ClusterNode::Impl {
         t.reason = ch.reason;
         replica.for_each([&](const ike::IkeSaState& sa) {
             t.sas.push_back(sa);
-            for (const auto& c : sa.children) t.counters.push_back(resume_counters(c.spi_in));
+            for (const auto& c : sa.children)
+                t.counters.push_back(resume_counters(c.spi_in));
         });
         t.cookies = replica.cookie_secrets();
         // What we resume from is what we must not go back behind: the
@@ -129,6 +177,8 @@ struct ClusterNode::Impl {
         // bulk snapshot before we count as synced again.
         replica.clear();
         sent.clear();
+        tracked.clear();
+        pending_bulk.clear();
         cookies_sent.reset();
         source.reset();
         synced = false;
@@ -194,6 +244,10 @@ struct ClusterNode::Impl {
             bool est = link.established();
             bool fresh = est && !was_established[id];
             was_established[id] = est;
+            if (reset || !est) {
+                tracked[id] = false;
+                pending_bulk.erase(id);
+            }
             if ((reset || fresh) && active() && est) send_bulk(id, now);
         }
         // A standby that says it is not synced although everything we sent
@@ -204,8 +258,10 @@ struct ClusterNode::Impl {
                 auto it = links.find(v.id);
                 if (it == links.end() || !v.alive || v.synced || v.role != Role::STANDBY) continue;
                 if (!it->second.established() || it->second.queued() != 0) continue;
+                if (pending_bulk.count(v.id)) continue;
                 auto at = bulk_at.find(v.id);
-                if (at != bulk_at.end() && now - at->second < 5 * cfg.membership.heartbeat) continue;
+                if (at != bulk_at.end() && now - at->second < 5 * cfg.membership.heartbeat)
+                    continue;
                 send_bulk(v.id, now);
             }
         }
@@ -219,11 +275,39 @@ struct ClusterNode::Impl {
             }
         }
         handle_changes(now);
+        if (active()) finish_bulks(now);
+        last_now = now;
+        if (active()) {
+            std::vector<std::uint16_t> w;
+            for (const auto& [id, link] : links) {
+                if (waits_for_member(id)) w.push_back(id);
+            }
+            for (std::uint16_t id : waited) {
+                if (std::find(w.begin(), w.end(), id) == w.end()) {
+                    quarantine_until =
+                        now + cfg.membership.heartbeat * (cfg.membership.dead_after + 1);
+                }
+            }
+            waited = std::move(w);
+        } else {
+            waited.clear();
+        }
+        if (active()) {
+            for (const MemberView& v : membership.members()) {
+                if (v.id == cfg.membership.self || !v.alive || v.role != Role::ACTIVE) continue;
+                auto at = reasserted.find(v.id);
+                if (at != reasserted.end() && now - at->second < 10 * cfg.membership.heartbeat)
+                    continue;
+                reasserted[v.id] = now;
+                actions.push_back(Reassert{membership.epoch(), v.id});
+            }
+        }
         if (membership.take_heartbeat_due()) {
             Heartbeat hb = membership.heartbeat();
             hb.sa_count = replica.ike_sa_count();
             Bytes enc = encode(hb);
-            for (auto& [id, link] : links) link.send_unreliable(enc);
+            for (auto& [id, link] : links)
+                link.send_unreliable(enc);
         }
         if (active() && now >= next_checkpoint) {
             checkpoint_due = true;
@@ -231,12 +315,14 @@ struct ClusterNode::Impl {
         }
         for (auto& [id, link] : links) {
             link.flush(now);
-            for (auto& dg : link.take_datagrams()) out.push_back({id, std::move(dg)});
+            for (auto& dg : link.take_datagrams())
+                out.push_back({id, std::move(dg)});
         }
     }
 };
 
 Result<ClusterNode> ClusterNode::create(NodeConfig cfg, crypto::Random& rng, Time now) {
+    if (cfg.membership.holddown == Duration{0}) cfg.membership.holddown = kDefaultHolddown;
     auto m = Membership::create(cfg.membership, now);
     if (!m) return m.error();
     auto impl = std::make_unique<Impl>(cfg, rng, std::move(*m));
@@ -319,13 +405,15 @@ void ClusterNode::receive(Time now, std::uint16_t from, BytesView datagram) {
 
 void ClusterNode::on_timer(Time now) {
     impl_->membership.on_timer(now);
-    for (auto& [id, link] : impl_->links) link.on_timer(now);
+    for (auto& [id, link] : impl_->links)
+        link.on_timer(now);
     impl_->pump(now);
 }
 
 Time ClusterNode::next_deadline() const {
     Time t = std::min(impl_->membership.next_deadline(), impl_->next_checkpoint);
-    for (const auto& [id, link] : impl_->links) t = std::min(t, link.next_deadline());
+    for (const auto& [id, link] : impl_->links)
+        t = std::min(t, link.next_deadline());
     return t;
 }
 
@@ -333,14 +421,19 @@ std::vector<ClusterNode::Outgoing> ClusterNode::take_datagrams() {
     return std::exchange(impl_->out, {});
 }
 
-std::vector<NodeAction> ClusterNode::take_actions() { return std::exchange(impl_->actions, {}); }
+std::vector<NodeAction> ClusterNode::take_actions() {
+    return std::exchange(impl_->actions, {});
+}
 
-bool ClusterNode::take_checkpoint_due() { return std::exchange(impl_->checkpoint_due, false); }
+bool ClusterNode::take_checkpoint_due() {
+    return std::exchange(impl_->checkpoint_due, false);
+}
 
 std::vector<std::pair<ike::IkeSpis, std::uint32_t>> ClusterNode::children() const {
     std::vector<std::pair<ike::IkeSpis, std::uint32_t>> v;
     impl_->replica.for_each([&](const ike::IkeSaState& sa) {
-        for (const auto& c : sa.children) v.emplace_back(sa.spis, c.spi_in);
+        for (const auto& c : sa.children)
+            v.emplace_back(sa.spis, c.spi_in);
     });
     return v;
 }
@@ -354,34 +447,45 @@ Status ClusterNode::set_role(Time now, Role r, bool force) {
 
 ClusterNode::Ticket ClusterNode::ticket() const {
     Ticket t;
-    for (const auto& [id, n] : impl_->enqueued) t.marks.emplace_back(id, n);
+    const Impl& s = *impl_;
+    if (!s.active()) return t;
+    t.quarantined = s.last_now < s.quarantine_until;
+    for (const auto& [id, n] : s.enqueued) {
+        if (s.waits_for_member(id)) t.marks.emplace_back(id, n);
+    }
     return t;
 }
 
-bool ClusterNode::acked(const Ticket& t) const {
+ClusterNode::TicketState ClusterNode::check(const Ticket& t) const {
     const Impl& s = *impl_;
-    if (!s.active()) return true;  // nothing to wait for: a standby sends no IKE
-    auto views = s.membership.members();
+    if (t.quarantined) return TicketState::ABANDONED;
+    if (!s.active()) return t.marks.empty() ? TicketState::ACKED : TicketState::ABANDONED;
     for (const auto& [id, mark] : t.marks) {
-        auto link = s.links.find(id);
-        if (link == s.links.end() || !link->second.established()) continue;
-        bool waits = false;
-        for (const MemberView& v : views) {
-            if (v.id == id) waits = v.alive && v.synced && v.role == Role::STANDBY;
-        }
-        if (!waits) continue;
-        std::uint64_t done = s.enqueued.at(id) - link->second.queued();
-        if (done < mark) return false;
+        if (!s.waits_for_member(id)) return TicketState::ABANDONED;
+        std::uint64_t done = s.enqueued.at(id) - s.links.at(id).queued();
+        if (done < mark) return TicketState::PENDING;
     }
-    return true;
+    return TicketState::ACKED;
 }
 
-Role ClusterNode::role() const { return impl_->membership.role(); }
-std::uint64_t ClusterNode::epoch() const { return impl_->membership.epoch(); }
-bool ClusterNode::synced() const { return impl_->synced; }
-const Membership& ClusterNode::membership() const { return impl_->membership; }
-const Replica& ClusterNode::replica() const { return impl_->replica; }
-const NodeStats& ClusterNode::stats() const { return impl_->stats; }
+Role ClusterNode::role() const {
+    return impl_->membership.role();
+}
+std::uint64_t ClusterNode::epoch() const {
+    return impl_->membership.epoch();
+}
+bool ClusterNode::synced() const {
+    return impl_->synced;
+}
+const Membership& ClusterNode::membership() const {
+    return impl_->membership;
+}
+const Replica& ClusterNode::replica() const {
+    return impl_->replica;
+}
+const NodeStats& ClusterNode::stats() const {
+    return impl_->stats;
+}
 
 const SyncLinkStats* ClusterNode::link_stats(std::uint16_t member) const {
     auto it = impl_->links.find(member);

@@ -49,8 +49,12 @@
 
 namespace ikecluster::cluster {
 
+inline constexpr Duration kDefaultHolddown = std::chrono::seconds(1);
+
 struct NodeConfig {
-    MembershipConfig membership;  // self, priority, peers, heartbeat, preempt, external
+    // self, priority, peers, heartbeat, preempt, external; a zero hold-down
+    // becomes kDefaultHolddown.
+    MembershipConfig membership;
     std::vector<ClusterKey> keys;
     std::size_t max_datagram = 1400;
     // How often the active member checkpoints ESP counters, and how far a
@@ -75,7 +79,14 @@ struct Stepdown {
     std::uint64_t epoch = 0;
     std::string reason;
 };
-using NodeAction = std::variant<Takeover, Stepdown>;
+// Still active, but another member claims to be active too (with a lower
+// epoch: it will step down when it hears us). It may have announced the
+// virtual address meanwhile: announce it again.
+struct Reassert {
+    std::uint64_t epoch = 0;
+    std::uint16_t rival = 0;
+};
+using NodeAction = std::variant<Takeover, Stepdown, Reassert>;
 
 struct NodeStats {
     std::uint64_t records_sent = 0;
@@ -130,9 +141,24 @@ class ClusterNode {
     // waited for: they cannot take over.
     struct Ticket {
         std::vector<std::pair<std::uint16_t, std::uint64_t>> marks;
+        bool quarantined = false;  // taken right after a standby was lost: drop
     };
     Ticket ticket() const;
-    bool acked(const Ticket& t) const;
+    // ACKED: send the batch. PENDING: keep holding it. ABANDONED: a member
+    // the ticket waited for went away (dead, restarted, link down) before
+    // acknowledging: drop the batch. It may be the other side of a split
+    // brain that has taken over without our last state; the peer retransmits
+    // and the new active answers it (a lone survivor answers the
+    // retransmission from its cache).
+    //
+    // Quarantine: for one dead time after a synced standby is lost, every
+    // ticket is ABANDONED. The standby may be the other side of a partition,
+    // about to take over from the state it has; what we answer meanwhile it
+    // would never know. After the quarantine we are alone, and the peers'
+    // retransmissions get their (cached) answers.
+    enum class TicketState { PENDING, ACKED, ABANDONED };
+    TicketState check(const Ticket& t) const;
+    bool acked(const Ticket& t) const { return check(t) == TicketState::ACKED; }
 
     // Operator or keepalived control (Membership::set_role).
     Status set_role(Time now, Role r, bool force = false);

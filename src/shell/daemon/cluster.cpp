@@ -15,6 +15,11 @@ namespace {
 
 constexpr std::size_t kMaxSyncDatagram = 65535;
 
+// The control protocol speaks lower case ("active", "standby"), as set-role does.
+const char* role_text(cluster::Role r) {
+    return r == cluster::Role::ACTIVE ? "active" : "standby";
+}
+
 asio::ip::address to_asio(const IpAddress& a) {
     return asio::ip::make_address(a.to_string());
 }
@@ -27,10 +32,11 @@ cluster::NodeConfig node_config(const config::ClusterSettings& c) {
         if (m.id != c.member_id) nc.membership.peers.push_back(m.id);
     }
     nc.membership.heartbeat = c.heartbeat;
-    nc.membership.dead_after = c.dead_after;
+    nc.membership.dead_after = int(c.dead_after);
     nc.membership.preempt = c.preempt;
     nc.membership.external = c.role_control == config::RoleControl::EXTERNAL;
-    for (const auto& k : c.keys) nc.keys.push_back(cluster::ClusterKey{k.id, k.secret});
+    for (const auto& k : c.keys)
+        nc.keys.push_back(cluster::ClusterKey{k.id, k.secret});
     nc.checkpoint_interval = c.checkpoint_interval;
     nc.seq_margin = c.seq_margin;
     nc.stripes.shift = c.stripe_bits;
@@ -65,11 +71,7 @@ Status ClusterShell::start() {
     if (!node) return Error{0, "cluster: " + node.error().what};
     node_ = std::make_unique<cluster::ClusterNode>(std::move(*node));
 
-    const config::ClusterMember* self = nullptr;
-    for (const auto& m : cfg_.members) {
-        if (m.id == cfg_.member_id) self = &m;
-    }
-    if (!self) return Error{0, "cluster: this member is not in members"};
+    const config::ClusterMember* self = &cfg_.self();
     std::error_code ec;
     asio::ip::udp::endpoint ep(to_asio(self->address), cfg_.sync_port);
     sock_.open(ep.protocol(), ec);
@@ -78,7 +80,9 @@ Status ClusterShell::start() {
         return Error{0, "cluster: cannot bind the sync socket to " + self->address.to_string() +
                             ":" + std::to_string(cfg_.sync_port) + ": " + ec.message()};
     }
-    vip_ = std::make_unique<net::VirtualIp>(cfg_.interface, cfg_.virtual_ips);
+    auto vip = net::VirtualIp::open(cfg_.interface, cfg_.virtual_ips);
+    if (!vip) return Error{0, "cluster: " + vip.error().what};
+    vip_ = std::make_unique<net::VirtualIp>(std::move(*vip));
     // A member killed with -9 leaves its address on the interface; we are
     // not active (yet), so it must go before anyone else claims it.
     release_addresses();
@@ -121,7 +125,9 @@ void ClusterShell::receive_loop() {
     });
 }
 
-void ClusterShell::on_engine_event(const ike::Event& e) { node_->on_engine_event(now(), e); }
+void ClusterShell::on_engine_event(const ike::Event& e) {
+    node_->on_engine_event(now(), e);
+}
 
 void ClusterShell::pump() {
     for (auto& a : node_->take_actions()) {
@@ -136,6 +142,12 @@ void ClusterShell::pump() {
                 std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - t0).count();
             log_.warn(Subsystem::CLUSTER, "takeover done in {} us: {} IKE SAs imported", us,
                       t->sas.size());
+        } else if (auto* r = std::get_if<cluster::Reassert>(&a)) {
+            log_.warn(Subsystem::CLUSTER,
+                      "member {} also claims to be active (our epoch {}): announcing the "
+                      "virtual address again",
+                      r->rival, cluster::epoch_string(r->epoch));
+            claim_addresses();
         } else if (auto* s = std::get_if<cluster::Stepdown>(&a)) {
             role_since_ = Clock::now();
             log_.warn(Subsystem::CLUSTER, "stepping down to standby, epoch {}: {}", s->epoch,
@@ -221,12 +233,8 @@ json ClusterShell::status() const {
         return (now() - t).count() / 1000000;
     };
     for (const auto& v : n.membership().members()) {
-        json m{{"id", v.id},
-               {"alive", v.alive},
-               {"role", cluster::to_string(v.role)},
-               {"epoch", v.epoch},
-               {"priority", v.priority},
-               {"synced", v.synced}};
+        json m{{"id", v.id},       {"alive", v.alive},       {"role", role_text(v.role)},
+               {"epoch", v.epoch}, {"priority", v.priority}, {"synced", v.synced}};
         if (v.id == cfg_.member_id) {
             m["self"] = true;
         } else {
@@ -247,29 +255,30 @@ json ClusterShell::status() const {
     const auto& s = n.stats();
     auto role_secs =
         std::chrono::duration_cast<std::chrono::seconds>(Clock::now() - role_since_).count();
-    return {{"member", cfg_.member_id},
-            {"role", cluster::to_string(n.role())},
-            {"role_seconds", role_secs},
-            {"epoch", n.epoch()},
-            {"synced", n.synced()},
-            {"role_control",
-             cfg_.role_control == config::RoleControl::EXTERNAL ? "external" : "builtin"},
-            {"members", members},
-            {"replica",
-             {{"ike_sas", n.replica().ike_sa_count()}, {"child_sas", n.replica().child_sa_count()}}},
-            {"stats",
-             {{"records_sent", s.records_sent},
-              {"records_applied", s.records_applied},
-              {"records_rejected", s.records_rejected},
-              {"records_ignored", s.records_ignored},
-              {"records_malformed", s.records_malformed},
-              {"bulk_sent", s.bulk_sent},
-              {"bulk_received", s.bulk_received},
-              {"checkpoints_sent", s.checkpoints_sent},
-              {"takeovers", s.takeovers},
-              {"stepdowns", s.stepdowns},
-              {"unknown_sources", unknown_sources_},
-              {"send_errors", send_errors_}}}};
+    return {
+        {"member", cfg_.member_id},
+        {"role", role_text(n.role())},
+        {"role_seconds", role_secs},
+        {"epoch", n.epoch()},
+        {"synced", n.synced()},
+        {"role_control",
+         cfg_.role_control == config::RoleControl::EXTERNAL ? "external" : "builtin"},
+        {"members", members},
+        {"replica",
+         {{"ike_sas", n.replica().ike_sa_count()}, {"child_sas", n.replica().child_sa_count()}}},
+        {"stats",
+         {{"records_sent", s.records_sent},
+          {"records_applied", s.records_applied},
+          {"records_rejected", s.records_rejected},
+          {"records_ignored", s.records_ignored},
+          {"records_malformed", s.records_malformed},
+          {"bulk_sent", s.bulk_sent},
+          {"bulk_received", s.bulk_received},
+          {"checkpoints_sent", s.checkpoints_sent},
+          {"takeovers", s.takeovers},
+          {"stepdowns", s.stepdowns},
+          {"unknown_sources", unknown_sources_},
+          {"send_errors", send_errors_}}}};
 }
 
 }  // namespace ikecluster::daemon

@@ -155,10 +155,19 @@ void Daemon::pump() {
 }
 
 void Daemon::release_held() {
-    while (!held_.empty() && cluster_->node().acked(held_.front().first)) {
+    while (!held_.empty()) {
+        auto st = cluster_->node().check(held_.front().first);
+        if (st == cluster::ClusterNode::TicketState::PENDING) break;
         auto outs = std::move(held_.front().second);
         held_.pop_front();
-        dispatch_.dispatch(std::move(outs));
+        if (st == cluster::ClusterNode::TicketState::ACKED) {
+            dispatch_.dispatch(std::move(outs));
+        } else {
+            log_.debug(Subsystem::CLUSTER,
+                       "dropping {} IKE datagram(s): the standby went away "
+                       "before it had their state",
+                       outs.size());
+        }
     }
 }
 
@@ -424,9 +433,10 @@ json Daemon::cluster_status() const {
 
 json Daemon::set_role(const Request& r) {
     if (!cluster_) return error_reply("not a cluster member (no [cluster] section)");
-    auto role = r.role == "active" ? cluster::Role::ACTIVE : cluster::Role::STANDBY;
+    auto role = r.role == WantedRole::ACTIVE ? cluster::Role::ACTIVE : cluster::Role::STANDBY;
     if (auto st = cluster_->set_role(role, r.force); !st) return error_reply(st.error().what);
-    log_.warn(Subsystem::CLUSTER, "role set to {} by control{}", r.role, r.force ? " (forced)" : "");
+    log_.warn(Subsystem::CLUSTER, "role set to {} by control{}", role_name(r.role),
+              r.force ? " (forced)" : "");
     return ok_reply(cluster_->status());
 }
 

@@ -39,7 +39,7 @@ struct DataPlaneConfig {
     std::vector<IpAddress> listen;     // addresses for the NAT-T sockets (empty: any)
     std::uint16_t natt_port = 4500;
     bool freebind = false;  // bind `listen` addresses the host does not hold (cluster VIP)
-    bool raw_esp = true;  // open raw ESP sockets (needs CAP_NET_RAW)
+    bool raw_esp = true;    // open raw ESP sockets (needs CAP_NET_RAW)
     // Outbound SAs ask for a rekey when this many sequence numbers remain
     // (0: the ESP default, 1/16 of the space; tests set it high).
     std::uint64_t rekey_margin = 0;

@@ -47,9 +47,9 @@ struct SimConfig {
     double peer_loss = 0.0;
     Duration peer_delay = std::chrono::milliseconds(5);
     // Faults, at random times in the first 70 % of the run.
-    int crashes = 2;                                       // of the active member
-    Duration restart_after = std::chrono::seconds(8);      // crashed member comes back
-    int partitions = 0;                                    // sync network split brains
+    int crashes = 2;                                   // of the active member
+    Duration restart_after = std::chrono::seconds(8);  // crashed member comes back
+    int partitions = 0;                                // sync network split brains
     Duration partition_length = std::chrono::seconds(3);
     // Peers: short lifetimes so rekeys happen often; ESP every interval.
     Duration child_rekey = std::chrono::seconds(25);
