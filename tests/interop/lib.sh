@@ -169,6 +169,7 @@ ikec_programs() {
             cmake --build "$build" --target ikeclusterd ikeclusterctl >/dev/null ||
             { echo "FAIL: build"; exit 1; }
     fi
+    build=$(cd "$build" && pwd)  # absolute: keepalived runs our scripts from /
     IKECD=$build/apps/ikeclusterd/ikeclusterd
     IKECTL=$build/apps/ikeclusterctl/ikeclusterctl
     [ -x "$IKECD" ] && [ -x "$IKECTL" ] || { echo "FAIL: $IKECD / $IKECTL not built"; exit 1; }

@@ -153,7 +153,7 @@ IKECLUSTERCTL=$IKECTL IKECLUSTER_SOCK=$d/ctl.sock exec $root/packaging/keepalive
 SH
     chmod 755 "$d/notify.sh"
     sed -e '/enable_script_security/d' \
-        -e "s|router_id .*|router_id ikec-$m|" \
+        -e "s|^\( *\)router_id .*|\1router_id ikec-$m|" \
         -e "s|/usr/sbin/ikeclusterctl cluster status|$IKECTL --socket $d/ctl.sock cluster status|" \
         -e "s|/usr/sbin/ikecluster-keepalived-notify|$d/notify.sh|" \
         -e "s|priority 200 .*|priority $2|" \

@@ -30,6 +30,9 @@ struct ClusterNode::Impl {
     // Members whose acknowledgements tickets wait for (their snapshot is
     // complete), and snapshots whose BulkEnd waits: member -> (mark, bulk id).
     std::map<std::uint16_t, bool> tracked;
+    // The highest outbound counter this member has seen in its own data
+    // plane per Child SA (by spi_in), kept across step-downs.
+    std::unordered_map<std::uint32_t, std::uint64_t> own_used;
     std::vector<std::uint16_t> waited;  // members tickets waited for at the last pump
     Time quarantine_until{};
     Time last_now{};
@@ -129,6 +132,10 @@ struct ClusterNode::Impl {
         c.spi_in = spi_in;
         auto rc = replica.counters(spi_in);
         std::uint64_t base = rc ? rc->out_next_seq : 1;
+        // What we sent ourselves on this SA in an earlier term (a split
+        // brain we lost) may be beyond anything the others know of.
+        if (auto own = own_used.find(spi_in); own != own_used.end())
+            base = std::max(base, own->second);
         c.out_next_seq = esp::stripe_align(base + cfg.seq_margin, cfg.stripes);
         c.in_highest = rc ? rc->in_highest : 0;
         return c;
@@ -201,6 +208,17 @@ struct ClusterNode::Impl {
         auto rec = decode(bytes, now);
         if (!rec) {
             ++stats.records_malformed;
+            return;
+        }
+        // Counters only ever move forward, so checkpoints are safe to merge
+        // from anyone: a rival active of a split brain reports sequence
+        // numbers it used that must never be used again.
+        if (const auto* cp = std::get_if<Checkpoints>(&*rec); cp && (active() || source != from)) {
+            for (const auto& c : cp->items) {
+                auto& u = own_used[c.spi_in];
+                u = std::max(u, c.out_next_seq);
+            }
+            ++stats.records_ignored;
             return;
         }
         if (active()) {
@@ -364,6 +382,10 @@ void ClusterNode::on_engine_event(Time now, const ike::Event& e) {
 
 void ClusterNode::on_checkpoints(Time now, const std::vector<CounterCheckpoint>& cps) {
     Impl& s = *impl_;
+    for (const CounterCheckpoint& c : cps) {
+        auto& u = s.own_used[c.spi_in];
+        u = std::max(u, c.out_next_seq);
+    }
     if (!s.active()) return;
     Checkpoints batch;
     auto flush_batch = [&] {

@@ -111,7 +111,9 @@ class ClusterNode {
     // From the engine, in order, on the active member (ignored otherwise).
     void on_engine_event(Time now, const ike::Event& e);
     // ESP counters read from the data plane after take_checkpoint_due().
-    // Only counters that moved are sent.
+    // Only counters that moved are sent. Also call it with the final
+    // counters when a Stepdown makes the shell forget its SAs: a later
+    // takeover by this member then starts beyond what it used itself.
     void on_checkpoints(Time now, const std::vector<CounterCheckpoint>& c);
     // The engine's cookie secrets; sent when they differ from the last sent.
     void on_cookie_secrets(Time now, const ike::CookieSecrets& s);

@@ -199,6 +199,18 @@ void Daemon::takeover(const cluster::Takeover& t) {
 }
 
 void Daemon::stepdown(const cluster::Stepdown&) {
+    // What we sent on each SA, so that a later takeover of ours starts
+    // beyond it (the others may never have heard of it: a lost split brain).
+    std::vector<cluster::CounterCheckpoint> cps;
+    for (const auto& spis : engine_->established()) {
+        const auto* st = engine_->find(spis);
+        if (!st) continue;
+        for (const auto& c : st->children) {
+            if (auto k = dp_.counters(c.spi_in))
+                cps.push_back({spis, c.spi_in, k->first, k->second});
+        }
+    }
+    cluster_->node().on_checkpoints(now(), cps);
     engine_->forget_all();
     held_.clear();
     pump();

@@ -457,17 +457,14 @@ class Sim {
                     vip_holder_ = m.id;
                 } else if (auto* s = std::get_if<cluster::Stepdown>(&a)) {
                     log("member " + std::to_string(m.id) + " steps down: " + s->reason);
+                    m.node->on_checkpoints(now_, checkpoints(m));
                     m.engine->forget_all();
                     m.held.clear();
                     if (vip_holder_ == m.id) vip_holder_ = 0;
                 }
             }
             if (m.node->take_checkpoint_due()) {
-                std::vector<cluster::CounterCheckpoint> cps;
-                for (auto& [spi, d] : m.dp) {
-                    cps.push_back({d.ike, spi, d.out->next_seq(), d.in->window().highest()});
-                }
-                m.node->on_checkpoints(now_, cps);
+                m.node->on_checkpoints(now_, checkpoints(m));
                 m.node->on_cookie_secrets(now_, m.engine->cookie_secrets());
             }
             for (auto& og : m.node->take_datagrams()) {
@@ -482,6 +479,14 @@ class Sim {
             }
             if (!any) return;
         }
+    }
+
+    static std::vector<cluster::CounterCheckpoint> checkpoints(const Member& m) {
+        std::vector<cluster::CounterCheckpoint> cps;
+        for (const auto& [spi, d] : m.dp) {
+            cps.push_back({d.ike, spi, d.out->next_seq(), d.in->window().highest()});
+        }
+        return cps;
     }
 
     void takeover(Member& m, const cluster::Takeover& t) {
