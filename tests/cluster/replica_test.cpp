@@ -182,13 +182,20 @@ TEST(Replica, IkeRekeyedMovesTheChildrenWithTheirCounters) {
     refused(rep, ike::IkeSaRekeyed{old.spis, thief}, "belongs to IKE SA");
 
     ok(rep, ike::IkeSaRekeyed{old.spis, fresh});
-    EXPECT_EQ(rep.find(old.spis), nullptr);
+    // The old SA stays, without children, until its own Delete completes (a
+    // new active must still answer the peer's Delete for it).
+    ASSERT_NE(rep.find(old.spis), nullptr);
+    EXPECT_TRUE(rep.find(old.spis)->children.empty());
     ASSERT_NE(rep.find(fresh.spis), nullptr);
     EXPECT_EQ(*rep.find(fresh.spis), fresh);
     EXPECT_EQ(rep.counters(300), (ChildCounters{77, 88}));
     EXPECT_EQ(rep.counters(301), (ChildCounters{1, 0}));
-    EXPECT_EQ(rep.ike_sa_count(), 2u);
+    EXPECT_EQ(rep.ike_sa_count(), 3u);
     EXPECT_EQ(rep.child_sa_count(), 3u);
+    ok(rep, ike::IkeSaDeleted{old.spis, ike::DeleteReason::REPLACED});
+    EXPECT_EQ(rep.find(old.spis), nullptr);
+    EXPECT_EQ(rep.ike_sa_count(), 2u);
+    EXPECT_EQ(rep.counters(300), (ChildCounters{77, 88}));
     // The children now belong to the new SA: its delete takes them along.
     ok(rep, ike::IkeSaDeleted{fresh.spis, ike::DeleteReason::DELETED_BY_PEER});
     EXPECT_FALSE(rep.counters(300));

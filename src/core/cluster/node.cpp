@@ -33,6 +33,7 @@ struct ClusterNode::Impl {
     // The highest outbound counter this member has seen in its own data
     // plane per Child SA (by spi_in), kept across step-downs.
     std::unordered_map<std::uint32_t, std::uint64_t> own_used;
+    bool first_takeover = true;
     std::vector<std::uint16_t> waited;  // members tickets waited for at the last pump
     Time quarantine_until{};
     Time last_now{};
@@ -136,7 +137,14 @@ struct ClusterNode::Impl {
         // brain we lost) may be beyond anything the others know of.
         if (auto own = own_used.find(spi_in); own != own_used.end())
             base = std::max(base, own->second);
-        c.out_next_seq = esp::stripe_align(base + cfg.seq_margin, cfg.stripes);
+        // A member's first takeover after it (re)started also jumps two full
+        // stripe cycles: in an earlier life it may have been the rival of a
+        // split brain, sent in a stripe of its own above what the winner
+        // knows, and crashed before anyone learned of it.
+        std::uint64_t jump = cfg.seq_margin;
+        if (first_takeover && cfg.stripes.count > 1)
+            jump += 2 * (std::uint64_t(cfg.stripes.count) << cfg.stripes.shift);
+        c.out_next_seq = esp::stripe_align(base + jump, cfg.stripes);
         c.in_highest = rc ? rc->in_highest : 0;
         return c;
     }
@@ -164,6 +172,7 @@ struct ClusterNode::Impl {
             }
         }
         if (!cp.items.empty()) (void)replica.apply(Record{cp});
+        first_takeover = false;
         sent.clear();
         source.reset();
         synced = true;

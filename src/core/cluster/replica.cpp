@@ -185,7 +185,14 @@ Status Replica::on(const ike::ChildSaDeleted& r) {
 Status Replica::on(const ike::IkeSaRekeyed& r) {
     if (!sas_.count(r.old_spis)) return reject("rekey of unknown IKE SA " + show(r.old_spis));
     if (Status s = check_children(r.sa, &r.old_spis, &r.sa.spis); !s) return s;
+    // The old IKE SA lives on, without children, until its Delete exchange
+    // completes (the engine then reports IkeSaDeleted): after a takeover the
+    // new active must still answer the peer's Delete for it, or the peer
+    // retransmits it until it gives up.
+    ike::IkeSaState old = sas_.at(r.old_spis);
+    old.children.clear();
     install(r.sa, &r.old_spis, &r.sa.spis);
+    if (!(r.old_spis == r.sa.spis)) sas_.insert_or_assign(r.old_spis, std::move(old));
     return Ok{};
 }
 

@@ -30,8 +30,11 @@ const IpAddress kVip = *IpAddress::parse("192.0.2.1");
 constexpr Duration kTick = 2ms;
 constexpr std::size_t kInnerSize = 40;
 
+// Peers live in the shared address space (RFC 6598, 100.64.0.0/10): in a
+// simulation nothing leaves the process, and it holds 4 million of them.
 IpAddress peer_addr(int i) {
-    return *IpAddress::parse("203.0.113." + std::to_string(10 + i));
+    return *IpAddress::parse("100." + std::to_string(64 + i / 65536) + "." +
+                             std::to_string(i / 256 % 256) + "." + std::to_string(i % 256));
 }
 
 std::uint64_t mix(std::uint64_t seed, std::uint64_t salt) {
@@ -98,7 +101,9 @@ class Sim {
             p.rng = std::make_unique<crypto::DeterministicRandom>(mix(cfg_.seed, 1000 + i));
             p.engine = std::make_unique<ike::Engine>(peer_cfgs_[i], *p.rng);
             // Peers connect once the cluster has chosen its active member.
-            at(Time{} + 2s + i * 37ms, [this, i] {
+            // Spread over at most 8 s so that every peer is up before the faults.
+            Duration stagger = std::min<Duration>(37ms, Duration(8s) / std::max(1, cfg_.peers));
+            at(Time{} + 2s + i * stagger, [this, i] {
                 Peer& pp = peers_[i];
                 if (!pp.engine->initiate(now_, "gw")) violation("peer could not initiate");
                 drain_peer(pp);
