@@ -41,13 +41,23 @@ int main(int argc, char** argv) {
     cfg.duration = std::chrono::duration_cast<Duration>(std::chrono::duration<double>(seconds));
     cfg.partition_length = std::chrono::milliseconds(partition_ms);
     cfg.restart_after = std::chrono::milliseconds(restart_ms);
+    // The options of this run, for the replay line of a failing seed.
+    std::string options;
+    for (int i = 1; i < argc; ++i) {
+        std::string a = argv[i];
+        if (a == "--seeds" || a == "--first" || a == "--replay") {
+            ++i;
+            continue;
+        }
+        options += " " + a;
+    }
     if (replay >= 0) {
         first = std::uint64_t(replay);
         seeds = 1;
         cfg.timeline = true;
     }
 
-    std::uint64_t failed = 0, takeovers = 0, handshakes = 0;
+    std::uint64_t failed = 0, takeovers = 0, handshakes = 0, disruptions = 0, retries = 0;
     std::int64_t worst_gap = 0;
     auto t0 = std::chrono::steady_clock::now();
     for (std::uint64_t s = first; s < first + seeds; ++s) {
@@ -55,6 +65,8 @@ int main(int argc, char** argv) {
         sim::SimResult r = sim::run_cluster_sim(cfg);
         takeovers += r.takeovers;
         handshakes += r.peer_handshakes;
+        disruptions += r.peer_disruptions;
+        retries += r.handshake_retries;
         if (r.max_gap_ms > worst_gap) worst_gap = r.max_gap_ms;
         for (const auto& line : r.timeline)
             std::printf("%s\n", line.c_str());
@@ -62,19 +74,18 @@ int main(int argc, char** argv) {
             ++failed;
             for (const auto& v : r.violations)
                 std::printf("VIOLATION %s\n", v.c_str());
-            std::printf(
-                "replay: %s --replay %llu --members %d --peers %d --crashes %d "
-                "--partitions %d\n",
-                argv[0], static_cast<unsigned long long>(s), cfg.members, cfg.peers, cfg.crashes,
-                cfg.partitions);
+            std::printf("replay: %s --replay %llu%s\n", argv[0], static_cast<unsigned long long>(s),
+                        options.c_str());
         }
     }
     double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     std::printf(
-        "%llu seed(s), %llu failed; %llu takeovers, %llu peer handshakes, longest ESP gap "
-        "%lld ms; %.1f s\n",
+        "%llu seed(s), %llu failed; %llu takeovers, %llu peer handshakes (%llu retried "
+        "after a failover cut them), %llu peer disruptions (split brain only), longest "
+        "ESP gap %lld ms; %.1f s\n",
         static_cast<unsigned long long>(seeds), static_cast<unsigned long long>(failed),
         static_cast<unsigned long long>(takeovers), static_cast<unsigned long long>(handshakes),
+        static_cast<unsigned long long>(retries), static_cast<unsigned long long>(disruptions),
         static_cast<long long>(worst_gap), wall);
     return failed == 0 ? 0 : 1;
 }

@@ -171,6 +171,8 @@ Time Membership::next_deadline() const {
     for (const Peer& p : peers_)
         if (alive(p, now_)) t = std::min(t, p.last_heard + dead_time());
     if (stepping_down_) t = std::min(t, stepdown_until_);
+    if (role_ == Role::STANDBY && max_seen_learned_ + dead_time() > now_)
+        t = std::min(t, max_seen_learned_ + dead_time());
     if (role_ == Role::STANDBY && cfg_.last_resort && !cfg_.external && no_active_since_) {
         Time lr = *no_active_since_ + dead_time();
         if (lr > now_) t = std::min(t, lr);
@@ -200,7 +202,10 @@ void Membership::on_heartbeat(Time now, const Heartbeat& hb) {
     it->hb = hb;
     // Knowledge of epochs only grows, whoever tells us: the next takeover
     // must be above every epoch anyone has used.
-    max_seen_ = std::max(max_seen_, hb.epoch);
+    if (hb.epoch > max_seen_) {
+        max_seen_ = hb.epoch;
+        max_seen_learned_ = now;
+    }
 
     if (hb.role == Role::ACTIVE) {
         if (role_ == Role::ACTIVE) {
@@ -255,6 +260,21 @@ void Membership::evaluate(Time now) {
         last_active_ = a->id;
         no_active_since_.reset();
         return;
+    }
+    // The newest epoch we know of names its owner: a member that has just
+    // taken over, whose own heartbeats may still be on their way (or lost),
+    // while we heard of its epoch from someone else (a member it fenced).
+    // Give it one dead time from when we learned of it before concluding
+    // that nobody is active; otherwise two members could take over at once.
+    if (max_seen_ != 0 && epoch_member(max_seen_) != cfg_.self &&
+        now < max_seen_learned_ + dead_time()) {
+        const std::uint16_t owner = epoch_member(max_seen_);
+        auto it = std::find_if(peers_.begin(), peers_.end(),
+                               [&](const Peer& p) { return p.id == owner; });
+        const bool owner_says_standby = it != peers_.end() && it->heard &&
+                                        it->last_heard >= max_seen_learned_ &&
+                                        it->hb.role == Role::STANDBY;
+        if (!owner_says_standby) return;
     }
     if (!no_active_since_) no_active_since_ = now;
     if (stepping_down_) return;  // we are handing the role to someone else

@@ -197,6 +197,7 @@ class Membership {
     Role role_ = Role::STANDBY;
     std::uint64_t own_epoch_ = 0;  // while ACTIVE
     std::uint64_t max_seen_ = 0;
+    Time max_seen_learned_{};  // when a peer's heartbeat raised max_seen_
     bool synced_ = false;
     std::uint64_t sa_count_ = 0;
     bool stepping_down_ = false;

@@ -16,6 +16,41 @@ struct SentCounters {
 
 constexpr std::size_t kCheckpointsPerRecord = 64;
 
+// One link record carries the records of one engine step, each behind a
+// 4-octet length, so a standby applies a step whole or not at all (a crash
+// between "child rekeyed" and "message IDs advanced" must not leave it with
+// half an exchange: the peer's retransmission would then meet a replica
+// that lacks the old child but still expects the request).
+Bytes frame(const std::vector<Bytes>& records) {
+    Bytes out;
+    for (const Bytes& r : records) {
+        const std::uint32_t n = std::uint32_t(r.size());
+        out.push_back(std::uint8_t(n >> 24));
+        out.push_back(std::uint8_t(n >> 16));
+        out.push_back(std::uint8_t(n >> 8));
+        out.push_back(std::uint8_t(n));
+        out.insert(out.end(), r.begin(), r.end());
+    }
+    return out;
+}
+
+// The records of a frame; nullopt if the lengths do not add up.
+std::optional<std::vector<BytesView>> unframe(BytesView b) {
+    std::vector<BytesView> out;
+    std::size_t i = 0;
+    while (i < b.size()) {
+        if (b.size() - i < 4) return std::nullopt;
+        const std::size_t n = (std::size_t(b[i]) << 24) | (std::size_t(b[i + 1]) << 16) |
+                              (std::size_t(b[i + 2]) << 8) | std::size_t(b[i + 3]);
+        i += 4;
+        if (n > b.size() - i) return std::nullopt;
+        out.push_back(b.subspan(i, n));
+        i += n;
+    }
+    if (out.empty()) return std::nullopt;
+    return out;
+}
+
 }  // namespace
 
 struct ClusterNode::Impl {
@@ -27,9 +62,11 @@ struct ClusterNode::Impl {
     std::map<std::uint16_t, std::uint64_t> enqueued;  // reliable records handed to each link
     std::map<std::uint16_t, Time> bulk_at;            // when each member last got a snapshot
     std::map<std::uint16_t, Time> reasserted;         // rival actives we answered
+    std::map<std::uint16_t, bool> was_alive;          // at the last pump
     // Members whose acknowledgements tickets wait for (their snapshot is
     // complete), and snapshots whose BulkEnd waits: member -> (mark, bulk id).
     std::map<std::uint16_t, bool> tracked;
+    std::map<std::uint16_t, Time> tracked_at;
     // The highest outbound counter this member has seen in its own data
     // plane per Child SA (by spi_in), kept across step-downs.
     std::unordered_map<std::uint32_t, std::uint64_t> own_used;
@@ -66,7 +103,17 @@ struct ClusterNode::Impl {
         auto tr = tracked.find(id);
         if (tr == tracked.end() || !tr->second) return false;
         for (const MemberView& v : membership.members()) {
-            if (v.id == id) return v.alive;
+            if (v.id != id) continue;
+            if (v.alive) return true;
+            // A member that acknowledged its whole snapshot is there even if
+            // none of its (unreliable) heartbeats has reached us yet; it
+            // could take over. Wait for it for one dead time at most.
+            // (A restarted member was heard in its earlier life: what counts
+            // is whether it acknowledged its snapshot after the last
+            // heartbeat we had from it.)
+            auto at = tracked_at.find(id);
+            return at != tracked_at.end() && (!v.heard || at->second > v.last_heard) &&
+                   last_now < at->second + cfg.membership.heartbeat * cfg.membership.dead_after;
         }
         return false;
     }
@@ -74,7 +121,7 @@ struct ClusterNode::Impl {
     void send_record(std::uint16_t to, const Record& r, Time now) {
         auto it = links.find(to);
         if (it == links.end()) return;
-        if (!it->second.send(encode(r, now))) {
+        if (!it->second.send(frame({encode(r, now)}))) {
             // The link reset its stream (the peer is too far behind): it
             // reports a reset, and the next pump sends a bulk snapshot.
             return;
@@ -83,8 +130,17 @@ struct ClusterNode::Impl {
         ++stats.records_sent;
     }
 
-    void broadcast(const Record& r, Time now) {
-        Bytes enc = encode(r, now);
+    void broadcast(const Record& r, Time now) { broadcast_frame(frame({encode(r, now)})); }
+
+    // The events of the engine step in progress, sent as one frame.
+    std::vector<Bytes> step;
+    void flush_step() {
+        if (step.empty()) return;
+        broadcast_frame(frame(step));
+        step.clear();
+    }
+
+    void broadcast_frame(const Bytes& enc) {
         for (auto& [id, link] : links) {
             if (!link.established()) continue;  // it gets a bulk snapshot once it is
             if (link.send(enc)) {
@@ -107,7 +163,7 @@ struct ClusterNode::Impl {
             if (std::holds_alternative<BulkEnd>(r)) break;
             send_record(to, r, now);
         }
-        pending_bulk[to] = {enqueued[to], bulk_id};
+        pending_bulk[to] = {links.at(to).sent_records(), bulk_id};
         ++stats.bulk_sent;
     }
 
@@ -115,7 +171,7 @@ struct ClusterNode::Impl {
         for (auto it = pending_bulk.begin(); it != pending_bulk.end();) {
             auto link = links.find(it->first);
             if (link == links.end() || !link->second.established() ||
-                enqueued[it->first] - link->second.queued() < it->second.first) {
+                link->second.acked_records() < it->second.first) {
                 ++it;
                 continue;
             }
@@ -124,6 +180,7 @@ struct ClusterNode::Impl {
             it = pending_bulk.erase(it);
             send_record(to, Record{end}, now);
             tracked[to] = true;
+            tracked_at[to] = now;
         }
     }
 
@@ -153,24 +210,22 @@ struct ClusterNode::Impl {
         Takeover t;
         t.epoch = ch.epoch;
         t.reason = ch.reason;
-        replica.for_each([&](const ike::IkeSaState& sa) {
-            t.sas.push_back(sa);
-            for (const auto& c : sa.children)
-                t.counters.push_back(resume_counters(c.spi_in));
-        });
-        t.cookies = replica.cookie_secrets();
         // What we resume from is what we must not go back behind: the
         // counters we are about to use become the replica's (and so every
         // standby's) starting point.
         Checkpoints cp;
-        for (const auto& sa : t.sas) {
+        t.sas.reserve(replica.ike_sa_count());
+        t.counters.reserve(replica.ike_sa_count());
+        replica.for_each([&](const ike::IkeSaState& sa) {
+            t.sas.push_back(sa);
+            auto& mine = t.counters.emplace_back();
             for (const auto& c : sa.children) {
-                for (const auto& rc : t.counters) {
-                    if (rc.spi_in != c.spi_in) continue;
-                    cp.items.push_back({sa.spis, rc.spi_in, rc.out_next_seq, rc.in_highest});
-                }
+                mine.push_back(resume_counters(c.spi_in));
+                cp.items.push_back(
+                    {sa.spis, c.spi_in, mine.back().out_next_seq, mine.back().in_highest});
             }
-        }
+        });
+        t.cookies = replica.cookie_secrets();
         if (!cp.items.empty()) (void)replica.apply(Record{cp});
         first_takeover = false;
         sent.clear();
@@ -213,12 +268,28 @@ struct ClusterNode::Impl {
         }
     }
 
-    void on_record(Time now, std::uint16_t from, BytesView bytes) {
-        auto rec = decode(bytes, now);
-        if (!rec) {
+    void on_frame(Time now, std::uint16_t from, BytesView bytes) {
+        auto parts = unframe(bytes);
+        if (!parts) {
             ++stats.records_malformed;
             return;
         }
+        // Decode all first: a frame is applied whole or not at all.
+        std::vector<Record> recs;
+        for (BytesView part : *parts) {
+            auto rec = decode(part, now);
+            if (!rec) {
+                ++stats.records_malformed;
+                return;
+            }
+            recs.push_back(std::move(*rec));
+        }
+        for (Record& r : recs)
+            on_record(from, std::move(r));
+    }
+
+    void on_record(std::uint16_t from, Record decoded) {
+        std::optional<Record> rec{std::move(decoded)};
         // Counters only ever move forward, so checkpoints are safe to merge
         // from anyone: a rival active of a split brain reports sequence
         // numbers it used that must never be used again.
@@ -265,6 +336,7 @@ struct ClusterNode::Impl {
     }
 
     void pump(Time now) {
+        flush_step();
         // Links: new or restarted peers get a snapshot from the active.
         for (auto& [id, link] : links) {
             bool reset = link.take_peer_reset();
@@ -295,7 +367,7 @@ struct ClusterNode::Impl {
         for (auto& [id, link] : links) {
             for (auto& d : link.take_delivered()) {
                 if (d.reliable) {
-                    on_record(now, id, d.record);
+                    on_frame(now, id, d.record);
                 } else if (auto hb = decode_heartbeat(d.record); hb && hb->member == id) {
                     membership.on_heartbeat(now, *hb);
                 }
@@ -321,7 +393,13 @@ struct ClusterNode::Impl {
         }
         if (active()) {
             for (const MemberView& v : membership.members()) {
-                if (v.id == cfg.membership.self || !v.alive || v.role != Role::ACTIVE) continue;
+                if (v.id == cfg.membership.self) continue;
+                // A member we hear again after a silence may have claimed
+                // the address meanwhile (a healed partition), even if it
+                // has already stepped down by the time we hear it.
+                bool back = v.alive && !was_alive[v.id];
+                was_alive[v.id] = v.alive;
+                if (!v.alive || (v.role != Role::ACTIVE && !back)) continue;
                 auto at = reasserted.find(v.id);
                 if (at != reasserted.end() && now - at->second < 10 * cfg.membership.heartbeat)
                     continue;
@@ -359,6 +437,9 @@ Result<ClusterNode> ClusterNode::create(NodeConfig cfg, crypto::Random& rng, Tim
         lc.peer = peer;
         lc.keys = cfg.keys;
         lc.max_datagram = cfg.max_datagram;
+        // IKE responses wait for these acknowledgements (hold-until-synced):
+        // a 5 ms delayed ACK would be 5 ms on every IKE exchange.
+        lc.ack_delay = std::chrono::microseconds(500);
         auto link = SyncLink::create(std::move(lc), rng, now);
         if (!link) return link.error();
         impl->links.emplace(peer, std::move(*link));
@@ -385,8 +466,8 @@ void ClusterNode::on_engine_event(Time now, const ike::Event& e) {
     (void)s.replica.apply(r);
     if (const auto* d = std::get_if<ike::ChildSaDeleted>(&e)) s.sent.erase(d->spi_in);
     if (const auto* d = std::get_if<ike::ChildSaRekeyed>(&e)) s.sent.erase(d->old_spi_in);
-    s.broadcast(r, now);
-    s.pump(now);
+    // Sent with the rest of this engine step by ticket() or flush().
+    s.step.push_back(encode(r, now));
 }
 
 void ClusterNode::on_checkpoints(Time now, const std::vector<CounterCheckpoint>& cps) {
@@ -476,13 +557,19 @@ Status ClusterNode::set_role(Time now, Role r, bool force) {
     return st;
 }
 
-ClusterNode::Ticket ClusterNode::ticket() const {
+void ClusterNode::flush(Time now) {
+    impl_->flush_step();
+    impl_->pump(now);
+}
+
+ClusterNode::Ticket ClusterNode::ticket() {
     Ticket t;
-    const Impl& s = *impl_;
+    Impl& s = *impl_;
+    s.flush_step();
     if (!s.active()) return t;
     t.quarantined = s.last_now < s.quarantine_until;
-    for (const auto& [id, n] : s.enqueued) {
-        if (s.waits_for_member(id)) t.marks.emplace_back(id, n);
+    for (const auto& [id, link] : s.links) {
+        if (s.waits_for_member(id)) t.marks.push_back({id, link.stream(), link.sent_records()});
     }
     return t;
 }
@@ -491,10 +578,11 @@ ClusterNode::TicketState ClusterNode::check(const Ticket& t) const {
     const Impl& s = *impl_;
     if (t.quarantined) return TicketState::ABANDONED;
     if (!s.active()) return t.marks.empty() ? TicketState::ACKED : TicketState::ABANDONED;
-    for (const auto& [id, mark] : t.marks) {
-        if (!s.waits_for_member(id)) return TicketState::ABANDONED;
-        std::uint64_t done = s.enqueued.at(id) - s.links.at(id).queued();
-        if (done < mark) return TicketState::PENDING;
+    for (const auto& m : t.marks) {
+        if (!s.waits_for_member(m.member)) return TicketState::ABANDONED;
+        const SyncLink& link = s.links.at(m.member);
+        if (link.stream() != m.stream) return TicketState::ABANDONED;  // reset: it lost them
+        if (link.acked_records() < m.records) return TicketState::PENDING;
     }
     return TicketState::ACKED;
 }

@@ -72,7 +72,9 @@ struct Takeover {
     std::uint64_t epoch = 0;
     std::string reason;
     std::vector<ike::IkeSaState> sas;
-    std::vector<ike::ChildCounters> counters;  // margin and stripes applied
+    // counters[i]: what the children of sas[i] resume from (margin and
+    // stripes applied); pass it to Engine::import_ike_sa with sas[i].
+    std::vector<std::vector<ike::ChildCounters>> counters;
     std::optional<ike::CookieSecrets> cookies;
 };
 struct Stepdown {
@@ -109,6 +111,8 @@ class ClusterNode {
     ~ClusterNode();
 
     // From the engine, in order, on the active member (ignored otherwise).
+    // The events of one engine step travel together (flush() or ticket()),
+    // so a standby applies a step whole or not at all.
     void on_engine_event(Time now, const ike::Event& e);
     // ESP counters read from the data plane after take_checkpoint_due().
     // Only counters that moved are sent. Also call it with the final
@@ -142,10 +146,19 @@ class ClusterNode {
     // Standbys that are not synced, not alive or not connected are not
     // waited for: they cannot take over.
     struct Ticket {
-        std::vector<std::pair<std::uint16_t, std::uint64_t>> marks;
+        struct Mark {
+            std::uint16_t member = 0;
+            std::uint64_t stream = 0;   // SyncLink::stream() when taken
+            std::uint64_t records = 0;  // SyncLink::sent_records() when taken
+        };
+        std::vector<Mark> marks;
         bool quarantined = false;  // taken right after a standby was lost: drop
     };
-    Ticket ticket() const;
+    // Also sends the records of the engine step so far (one frame).
+    Ticket ticket();
+    // Sends what on_engine_event() collected; the shell calls it after each
+    // engine step (ticket() does it too).
+    void flush(Time now);
     // ACKED: send the batch. PENDING: keep holding it. ABANDONED: a member
     // the ticket waited for went away (dead, restarted, link down) before
     // acknowledging: drop the batch. It may be the other side of a split

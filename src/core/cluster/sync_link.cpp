@@ -228,6 +228,11 @@ struct SyncLink::Impl {
     std::set<std::uint64_t> tx_retx;
     std::map<std::uint64_t, Flight> flights;  // by packet number
     std::size_t tx_records = 0;
+    // Reliable records handed to send() in this stream, and how many of
+    // them are acknowledged with everything before them (hold-until-synced
+    // needs a prefix: a SACKed later record says nothing about a lost one).
+    std::uint64_t tx_sent_total = 0;
+    std::uint64_t tx_acked_in_order = 0;
     std::deque<Bytes> tx_unreliable;
     std::size_t chunk_max = 0;
 
@@ -308,6 +313,8 @@ struct SyncLink::Impl {
         tx_unreliable.clear();
         tx_base = tx_next_new = 1;
         tx_records = 0;
+        tx_sent_total = 0;
+        tx_acked_in_order = 0;
         ++tx_epoch;
         backoff = 0;
     }
@@ -801,6 +808,7 @@ struct SyncLink::Impl {
             for (std::uint64_t s = std::max(first, tx_base); s <= last; ++s)
                 mark_acked(s, progress);
         while (!tx_chunks.empty() && tx_chunks.front().acked) {
+            if (tx_chunks.front().end) ++tx_acked_in_order;
             tx_chunks.pop_front();
             ++tx_base;
         }
@@ -930,6 +938,7 @@ Status SyncLink::send(Bytes record) {
         }
     }
     ++m.tx_records;
+    ++m.tx_sent_total;
     ++m.stats.records_sent;
     return Ok{};
 }
@@ -976,6 +985,15 @@ bool SyncLink::take_peer_reset() {
 }
 bool SyncLink::established() const {
     return impl_->established();
+}
+std::uint64_t SyncLink::stream() const {
+    return impl_->tx_epoch;
+}
+std::uint64_t SyncLink::sent_records() const {
+    return impl_->tx_sent_total;
+}
+std::uint64_t SyncLink::acked_records() const {
+    return impl_->tx_acked_in_order;
 }
 std::size_t SyncLink::queued() const {
     return impl_->tx_records;

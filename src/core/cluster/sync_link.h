@@ -164,7 +164,13 @@ class SyncLink {
     // True once after each peer restart or stream reset (see above).
     bool take_peer_reset();
     bool established() const;
-    std::size_t queued() const;  // records sent but not yet acknowledged
+    std::size_t queued() const;
+    // The outbound stream (changes at every reset), the reliable records
+    // sent on it, and how many of those are acknowledged together with
+    // every record before them.
+    std::uint64_t stream() const;
+    std::uint64_t sent_records() const;
+    std::uint64_t acked_records() const;  // records sent but not yet acknowledged
     const SyncLinkStats& stats() const;
     std::uint64_t session() const;  // our random session id (for logs/tests)
 

@@ -149,7 +149,11 @@ void Daemon::pump() {
         (std::holds_alternative<ike::SendDatagram>(o) ? later : now_outs).push_back(std::move(o));
     }
     dispatch_.dispatch(std::move(now_outs));
-    if (!later.empty()) held_.emplace_back(cluster_->node().ticket(), std::move(later));
+    if (!later.empty()) {
+        held_.emplace_back(cluster_->node().ticket(), std::move(later));
+    } else {
+        cluster_->node().flush(now());
+    }
     release_held();
     arm_timer();
 }
@@ -175,8 +179,9 @@ void Daemon::takeover(const cluster::Takeover& t) {
     Time n = now();
     if (t.cookies) (void)engine_->import_cookie_secrets(*t.cookies);
     std::size_t failed = 0;
-    for (const auto& sa : t.sas) {
-        if (auto st = engine_->import_ike_sa(n, sa, t.counters); !st) {
+    for (std::size_t i = 0; i < t.sas.size(); ++i) {
+        const auto& sa = t.sas[i];
+        if (auto st = engine_->import_ike_sa(n, sa, t.counters[i]); !st) {
             ++failed;
             log_.error(Subsystem::CLUSTER, "cannot take over IKE SA {}: {}", spis_text(sa.spis),
                        st.error().what);

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <array>
+#include <cstdlib>
 #include <deque>
 #include <functional>
 #include <map>
@@ -73,6 +74,7 @@ struct Peer {
     std::unique_ptr<ike::Engine> engine;
     std::map<std::uint32_t, DpChild> dp;
     int handshakes = 0;
+    bool initiated = false;
     Time last_esp_in{};
     Time last_ike_rekey{};
     std::uint64_t seen_retransmits = 0;
@@ -106,6 +108,7 @@ class Sim {
             at(Time{} + 2s + i * stagger, [this, i] {
                 Peer& pp = peers_[i];
                 if (!pp.engine->initiate(now_, "gw")) violation("peer could not initiate");
+                pp.initiated = true;
                 drain_peer(pp);
             });
         }
@@ -147,6 +150,16 @@ class Sim {
             res_.timeline.push_back(o.str());
         }
     }
+    // What peers see. Without partitions a peer must never notice anything.
+    // A split brain can lose IKE state: the side that served the peers may
+    // lose the epoch contest (the cure is RFC 6311, issue 6), so there these
+    // count as disruptions; the safety invariants stay violations.
+    void peer_problem(const std::string& s) {
+        if (cfg_.partitions == 0) return violation(s);
+        ++res_.peer_disruptions;
+        log("peer disruption: " + s);
+    }
+
     void violation(const std::string& s) {
         std::ostringstream o;
         o << "seed " << cfg_.seed << " t=" << now_.ms() << "ms: " << s;
@@ -349,6 +362,14 @@ class Sim {
     // ---- the network -------------------------------------------------------
 
     void to_cluster(const ike::SendDatagram& d) {
+        if (cfg_.timeline && std::getenv("IKEC_SIM_TRACE_IKE")) {
+            if (auto h = wire::decode_header(d.data)) {
+                log("IKE " + d.local.addr.to_string() + " -> cluster: exchange " +
+                    std::to_string(int(h->exchange_type())) + " id " +
+                    std::to_string(h->message_id) + (h->is_response() ? " response" : " request") +
+                    " len " + std::to_string(d.data.size()));
+            }
+        }
         if (chance(cfg_.peer_loss)) return;
         at(now_ + cfg_.peer_delay, [this, d] {
             Member* m = holder();
@@ -376,6 +397,14 @@ class Sim {
         });
     }
     void to_peer(const ike::SendDatagram& d) {
+        if (cfg_.timeline && std::getenv("IKEC_SIM_TRACE_IKE")) {
+            if (auto h = wire::decode_header(d.data)) {
+                log("IKE cluster -> " + d.remote.addr.to_string() + ": exchange " +
+                    std::to_string(int(h->exchange_type())) + " id " +
+                    std::to_string(h->message_id) + (h->is_response() ? " response" : " request") +
+                    " len " + std::to_string(d.data.size()));
+            }
+        }
         if (chance(cfg_.peer_loss)) return;
         at(now_ + cfg_.peer_delay, [this, d] {
             for (Peer& p : peers_) {
@@ -462,6 +491,13 @@ class Sim {
                     vip_holder_ = m.id;
                 } else if (auto* s = std::get_if<cluster::Stepdown>(&a)) {
                     log("member " + std::to_string(m.id) + " steps down: " + s->reason);
+                    if (cfg_.timeline) {
+                        for (const auto& [spi, d] : m.dp) {
+                            log("  leaves child " + std::to_string(spi) + " (out SPI " +
+                                std::to_string(d.spi_out) + ") at out " +
+                                std::to_string(d.out->next_seq()));
+                        }
+                    }
                     m.node->on_checkpoints(now_, checkpoints(m));
                     m.engine->forget_all();
                     m.held.clear();
@@ -498,14 +534,32 @@ class Sim {
         ++res_.takeovers;
         log("member " + std::to_string(m.id) + " takes over, epoch " + std::to_string(t.epoch) +
             ", " + std::to_string(t.sas.size()) + " IKE SAs: " + t.reason);
+        if (cfg_.timeline) {
+            const auto& ns = m.node->stats();
+            log("  node stats: applied " + std::to_string(ns.records_applied) + " rejected " +
+                std::to_string(ns.records_rejected) + " ignored " +
+                std::to_string(ns.records_ignored) + " malformed " +
+                std::to_string(ns.records_malformed) + " bulks " +
+                std::to_string(ns.bulk_received));
+        }
         auto [it, fresh] = active_by_epoch_.emplace(t.epoch, m.id);
         if (!fresh && it->second != m.id) {
             violation("two members active in epoch " + std::to_string(t.epoch));
         }
         if (t.cookies) (void)m.engine->import_cookie_secrets(*t.cookies);
+        if (cfg_.timeline) {
+            for (const auto& per_sa : t.counters) {
+                for (const auto& c : per_sa) {
+                    log("  resumes child " + std::to_string(c.spi_in) + " (member " +
+                        std::to_string(m.id) + ") at out " + std::to_string(c.out_next_seq) +
+                        ", in " + std::to_string(c.in_highest));
+                }
+            }
+        }
         std::set<ike::IkeSpis> imported;
-        for (const auto& sa : t.sas) {
-            Status st = m.engine->import_ike_sa(now_, sa, t.counters);
+        for (std::size_t i = 0; i < t.sas.size(); ++i) {
+            const auto& sa = t.sas[i];
+            Status st = m.engine->import_ike_sa(now_, sa, t.counters[i]);
             if (!st) {
                 violation("import of an IKE SA failed: " + st.error().what);
             } else {
@@ -518,7 +572,7 @@ class Sim {
             if (imported.count(spis)) continue;
             for (Peer& p : peers_) {
                 if (p.engine->find(spis)) {
-                    violation("IKE SA acknowledged before the crash was not taken over");
+                    peer_problem("IKE SA acknowledged before the crash was not taken over");
                 }
             }
         }
@@ -533,8 +587,17 @@ class Sim {
             if (auto* d = std::get_if<ike::SendDatagram>(&o)) {
                 to_cluster(*d);
             } else if (auto* c = std::get_if<ike::InstallChildSa>(&o)) {
+                if (cfg_.timeline) {
+                    log("peer " + std::to_string(p.index) + " installs child in " +
+                        std::to_string(c->child.spi_in) + " out " +
+                        std::to_string(c->child.spi_out));
+                }
                 dp_install(p.dp, *c, esp::SeqStripes{});
             } else if (auto* r = std::get_if<ike::RemoveChildSa>(&o)) {
+                if (cfg_.timeline) {
+                    log("peer " + std::to_string(p.index) + " removes child in " +
+                        std::to_string(r->spi_in) + " out " + std::to_string(r->spi_out));
+                }
                 p.dp.erase(r->spi_in);
             } else if (auto* e = std::get_if<ike::Event>(&o)) {
                 peer_event(p, *e);
@@ -546,7 +609,7 @@ class Sim {
         if (std::holds_alternative<ike::IkeSaEstablished>(e)) {
             ++res_.peer_handshakes;
             if (++p.handshakes > 1) {
-                violation("peer " + std::to_string(p.index) + " had to start a new IKE_SA_INIT");
+                peer_problem("peer " + std::to_string(p.index) + " had to start a new IKE_SA_INIT");
             }
             p.last_esp_in = now_;
         } else if (const auto* r = std::get_if<ike::IkeSaRekeyed>(&e)) {
@@ -556,8 +619,10 @@ class Sim {
             log("peer " + std::to_string(p.index) + " rekeyed IKE SA " +
                 std::to_string(r->old_spis.spi_i % 100000) + " -> " +
                 std::to_string(r->sa.spis.spi_i % 100000));
-        } else if (std::holds_alternative<ike::ChildSaRekeyed>(e)) {
+        } else if (const auto* cr = std::get_if<ike::ChildSaRekeyed>(&e)) {
             ++res_.peer_child_rekeys;
+            log("peer " + std::to_string(p.index) + " rekeyed child " +
+                std::to_string(cr->old_spi_in) + " -> " + std::to_string(cr->child.spi_in));
         } else if (const auto* d = std::get_if<ike::IkeSaDeleted>(&e)) {
             log("peer " + std::to_string(p.index) + " deleted IKE SA " +
                 std::to_string(d->spis.spi_i % 100000) + " reason " +
@@ -565,8 +630,8 @@ class Sim {
             if (d->reason == ike::DeleteReason::PEER_DEAD ||
                 d->reason == ike::DeleteReason::AUTH_FAILED ||
                 d->reason == ike::DeleteReason::EXPIRED) {
-                violation("peer " + std::to_string(p.index) + " lost its IKE SA (reason " +
-                          std::to_string(int(d->reason)) + ")");
+                peer_problem("peer " + std::to_string(p.index) + " lost its IKE SA (reason " +
+                             std::to_string(int(d->reason)) + ")");
             }
         }
     }
@@ -602,9 +667,10 @@ class Sim {
             auto pkt = seal(d);
             if (!pkt) continue;
             ++res_.esp_sent;
-            if (!used_seqs_[d.spi_out].insert(seq).second) {
+            if (auto [it, fresh] = used_seqs_[{d.spi_in, d.spi_out}].emplace(seq, m->id); !fresh) {
                 violation("ESP sequence number " + std::to_string(seq) + " sent twice on SPI " +
-                          std::to_string(d.spi_out));
+                          std::to_string(d.spi_out) + " (by member " + std::to_string(it->second) +
+                          ", then by member " + std::to_string(m->id) + ")");
             }
             if (chance(cfg_.peer_loss)) continue;
             for (Peer& p : peers_) {
@@ -628,9 +694,12 @@ class Sim {
             for (auto& [spi, d] : o.dp) {
                 std::uint64_t seq = d.out->next_seq();
                 if (!seal(d)) continue;
-                if (!used_seqs_[d.spi_out].insert(seq).second) {
+                if (auto [it, fresh] = used_seqs_[{d.spi_in, d.spi_out}].emplace(seq, o.id);
+                    !fresh) {
                     violation("split brain: ESP sequence number " + std::to_string(seq) +
-                              " sent twice on SPI " + std::to_string(d.spi_out));
+                              " sent twice on SPI " + std::to_string(d.spi_out) + " (by member " +
+                              std::to_string(it->second) + ", then by member " +
+                              std::to_string(o.id) + ")");
                 }
             }
         }
@@ -646,6 +715,14 @@ class Sim {
         for (Peer& p : peers_) {
             if (p.engine->next_deadline() <= now_) p.engine->on_timer(now_);
             drain_peer(p);
+            // Half-open SAs are not replicated: a handshake a failover cut
+            // fails, and the client tries again (strongSwan's keyingtries).
+            if (p.initiated && p.handshakes == 0 && p.engine->ike_sa_count() == 0) {
+                ++res_.handshake_retries;
+                log("peer " + std::to_string(p.index) + " retries its handshake");
+                (void)p.engine->initiate(now_, "gw");
+                drain_peer(p);
+            }
             if (cfg_.timeline && p.engine->stats().retransmits_sent != p.seen_retransmits) {
                 p.seen_retransmits = p.engine->stats().retransmits_sent;
                 std::string st;
@@ -699,17 +776,29 @@ class Sim {
                              std::to_string(e.spi_r % 100000) +
                              (a && a->engine->find(e) ? "(on active)" : "(not on active)");
                 }
-                violation("peer " + std::to_string(p.index) + " has " + std::to_string(est.size()) +
-                          " IKE SAs at the end:" + which);
+                peer_problem("peer " + std::to_string(p.index) + " has " +
+                             std::to_string(est.size()) + " IKE SAs at the end:" + which);
                 continue;
             }
             if (a && !a->engine->find(est.front())) {
-                violation("peer " + std::to_string(p.index) +
-                          "'s IKE SA is not on the active member at the end");
+                peer_problem("peer " + std::to_string(p.index) +
+                             "'s IKE SA is not on the active member at the end");
+            }
+            if (now_ - p.last_esp_in > 2s && cfg_.timeline) {
+                for (const auto& [spi, d] : p.dp) {
+                    std::string where = "unknown to the active";
+                    if (a) {
+                        if (auto it = a->dp.find(d.spi_out); it != a->dp.end()) {
+                            where = "active sends on " + std::to_string(it->second.spi_out);
+                        }
+                    }
+                    log("  peer " + std::to_string(p.index) + " child in " + std::to_string(spi) +
+                        " out " + std::to_string(d.spi_out) + ": " + where);
+                }
             }
             if (now_ - p.last_esp_in > 2s) {
-                violation("peer " + std::to_string(p.index) + " received no ESP in the last " +
-                          std::to_string((now_ - p.last_esp_in).count() / 1000000) + " ms");
+                peer_problem("peer " + std::to_string(p.index) + " received no ESP in the last " +
+                             std::to_string((now_ - p.last_esp_in).count() / 1000000) + " ms");
             }
         }
     }
@@ -730,7 +819,12 @@ class Sim {
     std::uint64_t sync_datagrams_ = 0;
     std::map<std::uint64_t, std::uint16_t> active_by_epoch_;
     std::map<std::uint16_t, std::set<ike::IkeSpis>> acked_at_crash_;
-    std::map<std::uint32_t, std::set<std::uint64_t>> used_seqs_;
+    // Every ESP sequence number sent, per SA, and by whom. An SA is both its
+    // SPIs: in a split brain the loser can hold a Child SA the peer never
+    // completed, with the peer's SPI but other keys (the peer retransmitted
+    // its CREATE_CHILD_SA to the winner), which is a different SA.
+    std::map<std::pair<std::uint32_t, std::uint32_t>, std::map<std::uint64_t, std::uint16_t>>
+        used_seqs_;
 };
 
 }  // namespace

@@ -23,6 +23,10 @@
 //     dead peer or a failed exchange, no peer starts a second IKE_SA_INIT,
 //     and at the end of the run traffic flows both ways on every SA;
 //   - at the end exactly one member is active and it holds every peer's SA.
+// With sync-network partitions (split brain) only the safety invariants
+// (sequence numbers, one active per epoch, one active at the end) are
+// violations; what peers notice is counted in peer_disruptions, since the
+// losing side of a split brain may have served them (RFC 6311 is the cure).
 #pragma once
 
 #include <cstdint>
@@ -67,6 +71,11 @@ struct SimResult {
     std::uint64_t peer_handshakes = 0;  // IKE_SA_INIT exchanges the peers completed
     std::uint64_t peer_ike_rekeys = 0, peer_child_rekeys = 0;
     std::uint64_t sync_datagrams = 0;
+    // With partitions: peer-visible failures (not violations, see docs/ha.md).
+    std::uint64_t peer_disruptions = 0;
+    // Handshakes a failover cut (half-open SAs are not replicated) that the
+    // client started again.
+    std::uint64_t handshake_retries = 0;
     // Longest stretch without ESP reaching the peers, in ms (failover gap).
     std::int64_t max_gap_ms = 0;
     bool ok() const { return violations.empty(); }
