@@ -71,6 +71,7 @@ struct ClusterNode::Impl {
     // plane per Child SA (by spi_in), kept across step-downs.
     std::unordered_map<std::uint32_t, std::uint64_t> own_used;
     bool first_takeover = true;
+    bool bulk_all_due = false;          // after a takeover, at the next pump
     std::vector<std::uint16_t> waited;  // members tickets waited for at the last pump
     Time quarantine_until{};
     Time last_now{};
@@ -234,10 +235,9 @@ struct ClusterNode::Impl {
         ++stats.takeovers;
         actions.push_back(std::move(t));
         // Every other member follows us from now on: a snapshot of what we
-        // took over, then our events.
-        for (auto& [id, link] : links) {
-            if (link.established()) send_bulk(id, now);
-        }
+        // took over, then our events. Not in this call: the shell imports the
+        // SAs first, so traffic resumes before we spend time on snapshots.
+        bulk_all_due = true;
         next_checkpoint = now + cfg.checkpoint_interval;
     }
 
@@ -250,6 +250,7 @@ struct ClusterNode::Impl {
         sent.clear();
         tracked.clear();
         pending_bulk.clear();
+        bulk_all_due = false;
         cookies_sent.reset();
         source.reset();
         synced = false;
@@ -337,6 +338,12 @@ struct ClusterNode::Impl {
 
     void pump(Time now) {
         flush_step();
+        if (bulk_all_due && active()) {
+            bulk_all_due = false;
+            for (auto& [id, link] : links) {
+                if (link.established() && !pending_bulk.count(id)) send_bulk(id, now);
+            }
+        }
         // Links: new or restarted peers get a snapshot from the active.
         for (auto& [id, link] : links) {
             bool reset = link.take_peer_reset();
@@ -477,6 +484,7 @@ void ClusterNode::on_checkpoints(Time now, const std::vector<CounterCheckpoint>&
         u = std::max(u, c.out_next_seq);
     }
     if (!s.active()) return;
+    s.flush_step();  // the events these counters belong to go first
     Checkpoints batch;
     auto flush_batch = [&] {
         if (batch.items.empty()) return;
@@ -501,6 +509,7 @@ void ClusterNode::on_cookie_secrets(Time now, const ike::CookieSecrets& secrets)
     Impl& s = *impl_;
     if (!s.active()) return;
     if (s.cookies_sent && *s.cookies_sent == secrets) return;
+    s.flush_step();
     s.cookies_sent = secrets;
     Record r{CookieSecretsRecord{secrets}};
     (void)s.replica.apply(r);
@@ -524,6 +533,7 @@ void ClusterNode::on_timer(Time now) {
 
 Time ClusterNode::next_deadline() const {
     Time t = std::min(impl_->membership.next_deadline(), impl_->next_checkpoint);
+    if (impl_->bulk_all_due) t = std::min(t, impl_->last_now);
     for (const auto& [id, link] : impl_->links)
         t = std::min(t, link.next_deadline());
     return t;
