@@ -1,6 +1,7 @@
 // Prefix arithmetic, announcement frames, and TUN, rtnetlink and virtual IPs
 // against the real kernel inside a private network namespace of this test
-// process (root only; skipped otherwise). The namespace disappears with the process: nothing to clean up.
+// process (root only; skipped otherwise). The namespace disappears with the process: nothing to
+// clean up.
 #include <arpa/inet.h>
 #include <gtest/gtest.h>
 #include <net/ethernet.h>
