@@ -617,7 +617,7 @@ static_assert(std::size(kNames) == std::variant_size_v<Record>);
 template <std::size_t... I>
 Record make_alternative(std::size_t i, std::index_sequence<I...>) {
     Record r;
-    ((i == I ? (r.emplace<I>(), true) : false) || ...);
+    (void)((i == I ? (r.emplace<I>(), true) : false) || ...);
     return r;
 }
 
