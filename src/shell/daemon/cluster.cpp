@@ -49,8 +49,7 @@ cluster::NodeConfig node_config(const config::ClusterSettings& c) {
 
 ClusterShell::ClusterShell(asio::io_context& io, Logger& log, const config::ClusterSettings& cfg,
                            crypto::Random& rng, Hooks hooks)
-    : io_(io),
-      log_(log),
+    : log_(log),
       cfg_(cfg),
       rng_(rng),
       hooks_(std::move(hooks)),

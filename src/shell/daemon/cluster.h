@@ -69,7 +69,6 @@ class ClusterShell {
     void release_addresses();
     void announce_later(int remaining);
 
-    asio::io_context& io_;
     Logger& log_;
     config::ClusterSettings cfg_;
     crypto::Random& rng_;
