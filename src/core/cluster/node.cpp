@@ -59,10 +59,9 @@ struct ClusterNode::Impl {
     Membership membership;
     std::map<std::uint16_t, SyncLink> links;
     std::map<std::uint16_t, bool> was_established;
-    std::map<std::uint16_t, std::uint64_t> enqueued;  // reliable records handed to each link
-    std::map<std::uint16_t, Time> bulk_at;            // when each member last got a snapshot
-    std::map<std::uint16_t, Time> reasserted;         // rival actives we answered
-    std::map<std::uint16_t, bool> was_alive;          // at the last pump
+    std::map<std::uint16_t, Time> bulk_at;     // when each member last got a snapshot
+    std::map<std::uint16_t, Time> reasserted;  // rival actives we answered
+    std::map<std::uint16_t, bool> was_alive;   // at the last pump
     // Members whose acknowledgements tickets wait for (their snapshot is
     // complete), and snapshots whose BulkEnd waits: member -> (mark, bulk id).
     std::map<std::uint16_t, bool> tracked;
@@ -127,7 +126,6 @@ struct ClusterNode::Impl {
             // reports a reset, and the next pump sends a bulk snapshot.
             return;
         }
-        ++enqueued[to];
         ++stats.records_sent;
     }
 
@@ -144,10 +142,7 @@ struct ClusterNode::Impl {
     void broadcast_frame(const Bytes& enc) {
         for (auto& [id, link] : links) {
             if (!link.established()) continue;  // it gets a bulk snapshot once it is
-            if (link.send(enc)) {
-                ++enqueued[id];
-                ++stats.records_sent;
-            }
+            if (link.send(enc)) ++stats.records_sent;
         }
     }
 
