@@ -55,7 +55,11 @@ ClusterShell::ClusterShell(asio::io_context& io, Logger& log, const config::Clus
       hooks_(std::move(hooks)),
       sock_(io),
       buf_(kMaxSyncDatagram),
-      timer_(io),
+      timer_(io,
+             [this] {
+                 node_->on_timer(now());
+                 pump();
+             }),
       announce_timer_(io),
       role_since_(Clock::now()) {}
 
@@ -174,21 +178,7 @@ void ClusterShell::pump() {
 }
 
 void ClusterShell::arm_timer() {
-    Time d = node_->next_deadline();
-    if (d == armed_for_) return;
-    armed_for_ = d;
-    if (d == Time::max()) {
-        timer_.cancel();
-        return;
-    }
-    timer_.expires_at(
-        Clock::time_point(std::chrono::duration_cast<Clock::duration>(d.since_epoch)));
-    timer_.async_wait([this](std::error_code ec) {
-        if (ec) return;
-        armed_for_ = Time::max();
-        node_->on_timer(now());
-        pump();
-    });
+    timer_.arm(node_->next_deadline());
 }
 
 void ClusterShell::claim_addresses() {

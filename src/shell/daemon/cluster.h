@@ -19,6 +19,7 @@
 #include "cluster/node.h"
 #include "config/config_file.h"
 #include "crypto/random.h"
+#include "daemon/deadline_timer.h"
 #include "daemon/log.h"
 #include "ike/engine.h"
 #include "net/vip.h"
@@ -77,9 +78,8 @@ class ClusterShell {
     asio::ip::udp::socket sock_;
     asio::ip::udp::endpoint from_;
     std::vector<std::uint8_t> buf_;
-    asio::steady_timer timer_;
+    DeadlineTimer timer_;  // the node's next deadline
     asio::steady_timer announce_timer_;
-    Time armed_for_ = Time::max();
     std::unique_ptr<net::VirtualIp> vip_;
     std::uint64_t unknown_sources_ = 0;
     std::uint64_t send_errors_ = 0;

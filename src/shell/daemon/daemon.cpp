@@ -27,7 +27,11 @@ Daemon::Daemon(asio::io_context& io, ConfigStore& store, Logger& log, ServiceNot
            [this](const Endpoint& l, const Endpoint& r, BytesView d) { on_datagram(l, r, d); }),
       dispatch_(udp_, dp, log),
       control_(io, log, [this](std::string_view line) { return handle_line(line); }),
-      timer_(io),
+      timer_(io,
+             [this] {
+                 engine_->on_timer(now());
+                 pump();
+             }),
       watchdog_(io),
       keepalive_(io),
       shutdown_timer_(io),
@@ -222,21 +226,7 @@ void Daemon::stepdown(const cluster::Stepdown&) {
 }
 
 void Daemon::arm_timer() {
-    Time d = engine_->next_deadline();
-    if (d == armed_for_) return;
-    armed_for_ = d;
-    if (d == Time::max()) {
-        timer_.cancel();
-        return;
-    }
-    timer_.expires_at(
-        Clock::time_point(std::chrono::duration_cast<Clock::duration>(d.since_epoch)));
-    timer_.async_wait([this](std::error_code ec) {
-        if (ec) return;  // re-armed or cancelled
-        armed_for_ = Time::max();
-        engine_->on_timer(now());
-        pump();
-    });
+    timer_.arm(engine_->next_deadline());
 }
 
 void Daemon::arm_watchdog() {

@@ -23,6 +23,7 @@
 #include "daemon/control.h"
 #include "daemon/control_server.h"
 #include "daemon/data_plane.h"
+#include "daemon/deadline_timer.h"
 #include "daemon/dispatch.h"
 #include "daemon/log.h"
 #include "daemon/notifier.h"
@@ -117,13 +118,12 @@ class Daemon {
     UdpTransport udp_;
     OutputDispatcher dispatch_;
     ControlServer control_;
-    asio::steady_timer timer_;
+    DeadlineTimer timer_;  // the engine's next deadline
     asio::steady_timer watchdog_;
     asio::steady_timer keepalive_;
     std::uint64_t keepalives_sent_ = 0;
     asio::steady_timer shutdown_timer_;
     asio::signal_set signals_;
-    Time armed_for_ = Time::max();
     bool stopping_ = false;
     std::chrono::steady_clock::time_point started_;
     std::chrono::steady_clock::time_point shutdown_deadline_;
