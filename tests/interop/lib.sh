@@ -174,3 +174,23 @@ ikec_programs() {
     IKECTL=$build/apps/ikeclusterctl/ikeclusterctl
     [ -x "$IKECD" ] && [ -x "$IKECTL" ] || { echo "FAIL: $IKECD / $IKECTL not built"; exit 1; }
 }
+
+# ikecd_start NS DIR: runs ikeclusterd inside NS on DIR/ikecluster.toml
+# (whose control_socket must be DIR/ctl.sock), logging to
+# DIR/ikeclusterd.log, and waits for its control socket; sets IKECD_PID.
+# A socket left by a process killed with -9 is removed first, so the wait
+# sees the new daemon's.
+ikecd_start() {
+    local ns=$1 d=$2 i
+    rm -f "$d/ctl.sock"
+    ip netns exec "$ns" "$IKECD" --config "$d/ikecluster.toml" --foreground \
+        >>"$d/ikeclusterd.log" 2>&1 </dev/null &
+    IKECD_PID=$!
+    lab_track "$IKECD" "$IKECD_PID"
+    for i in $(seq 50); do
+        [ -S "$d/ctl.sock" ] && return 0
+        sleep 0.1
+    done
+    tail -20 "$d/ikeclusterd.log"
+    die "ikeclusterd did not start ($d)"
+}

@@ -107,18 +107,10 @@ CONF
 
 declare -A PIDS
 start_member() {  # NAME
-    local m=$1 d=$LAB/$1 ns i
-    eval "ns=\$NS_$m"
-    ip netns exec "$ns" "$IKECD" --config "$d/ikecluster.toml" --foreground \
-        >>"$d/ikeclusterd.log" 2>&1 </dev/null &
-    PIDS[$m]=$!
-    lab_track "$IKECD" "$!"
-    for i in $(seq 50); do
-        [ -S "$d/ctl.sock" ] && return 0
-        sleep 0.1
-    done
-    tail -20 "$d/ikeclusterd.log"
-    die "ikeclusterd $m did not start"
+    local ns
+    eval "ns=\$NS_$1"
+    ikecd_start "$ns" "$LAB/$1"
+    PIDS[$1]=$IKECD_PID
 }
 ctl() {  # NAME ARGS...
     local m=$1 ns

@@ -107,19 +107,7 @@ CONF
 }
 
 IKECD_PID=""
-start_ikecd() {
-    ip netns exec "$NS_gw" "$IKECD" --config "$LAB/ikec/ikecluster.toml" --foreground \
-        >>"$LAB/ikec/ikeclusterd.log" 2>&1 </dev/null &
-    IKECD_PID=$!
-    lab_track "$IKECD" "$IKECD_PID"
-    local i
-    for i in $(seq 50); do
-        [ -S "$CTL_SOCK" ] && return 0
-        sleep 0.1
-    done
-    tail -20 "$LAB/ikec/ikeclusterd.log"
-    die "ikeclusterd did not start"
-}
+start_ikecd() { ikecd_start "$NS_gw" "$LAB/ikec"; }
 
 stop_ikecd() {  # SIGTERM; ikeclusterd deletes its SAs (at most ~2 s) and exits
     [ -n "$IKECD_PID" ] || return 0

@@ -68,17 +68,8 @@ CONF
 
 declare -A IKECD_PIDS
 start_ikecd() {  # NS DIR
-    local ns=$1 d=$2 i
-    ip netns exec "$ns" "$IKECD" --config "$d/ikecluster.toml" --foreground \
-        >>"$d/ikeclusterd.log" 2>&1 </dev/null &
-    IKECD_PIDS[$d]=$!
-    lab_track "$IKECD" "$!"
-    for i in $(seq 50); do
-        [ -S "$d/ctl.sock" ] && return 0
-        sleep 0.1
-    done
-    tail -20 "$d/ikeclusterd.log"
-    die "ikeclusterd did not start ($d)"
+    ikecd_start "$1" "$2"
+    IKECD_PIDS[$2]=$IKECD_PID
 }
 stop_ikecd() {  # DIR
     local d=$1 pid=${IKECD_PIDS[$1]:-} i
