@@ -266,7 +266,7 @@ namespace {
 Time sa_deadline(const Engine::Sa& sa) {
     Time t = std::min(sa.rt.deadline(), sa.half_open_deadline);
     if (sa.half_open()) return t;
-    t = std::min({t, sa.st.rekey_at, sa.st.expire_at, sa.retry_at});
+    t = std::min({t, sa.st.rekey_at, sa.st.expire_at, sa.retry_at, sa.await_sync_until});
     for (const ChildSaState& c : sa.st.children)
         t = std::min({t, c.rekey_at, c.expire_at});
     if (sa.conn && sa.conn->dpd_delay.count() > 0 && !sa.inflight && !sa.rt.active() &&
@@ -409,7 +409,7 @@ void Engine::unlink(Sa& sa) {
 // ---- cluster takeover -------------------------------------------------------------
 
 Status Engine::import_ike_sa(Time now, const IkeSaState& st,
-                             std::span<const ChildCounters> counters) {
+                             std::span<const ChildCounters> counters, bool await_peer_sync) {
     // Everything is checked before anything changes: a failed import leaves
     // the engine as it was.
     const ConnectionConfig* conn = nullptr;
@@ -449,6 +449,12 @@ Status Engine::import_ike_sa(Time now, const IkeSaState& st,
     // The peer may have been silent for a while before the failover; give
     // it a full DPD interval from now rather than probing at once.
     sa->last_inbound = now;
+    sa->imported.assign(counters.begin(), counters.end());
+    if (await_peer_sync) {
+        sa->awaiting_sync = true;
+        sa->resyncing = true;
+        sa->await_sync_until = now + 10s;
+    }
     Sa& ref = *sa;
     sas_[ours] = std::move(sa);
     index_identity(ref);
@@ -542,6 +548,17 @@ void Engine::receive(Time now, const Endpoint& local, const Endpoint& remote, By
     }
     // A request from the peer: §2.3 window of 1.
     if (sa.st.spis.spi_i != h->spi_i) return drop();
+    if (h->message_id == 0 && h->exchange_type() == ExchangeType::INFORMATIONAL &&
+        sa.phase == Sa::Phase::ESTABLISHED) {
+        // RFC 6311 §5.1: a message-ID sync reuses Message ID 0 outside the
+        // window, so it is told apart by its content, before the window
+        // rules (which could take it for a retransmission) apply.
+        auto m = wire::decode_message(dgram);
+        if (!m) return drop();
+        auto inner = open_message(sa, dgram, *m);
+        if (!inner) return drop();
+        if (on_peer_sync_request(now, sa, dgram, *m, *inner)) return;
+    }
     std::uint32_t expected = sa.st.msgids.next_request_in;
     if (h->message_id + 1 == expected && !sa.st.msgids.last_response.empty() &&
         sa.st.msgids.last_response_id == h->message_id) {
@@ -553,7 +570,7 @@ void Engine::receive(Time now, const Endpoint& local, const Endpoint& remote, By
         ++stats_.responses_resent;
         return;
     }
-    if (h->message_id != expected) return drop();
+    if (h->message_id != expected && !accepts_forward_jump(sa, h->message_id)) return drop();
     if (sa.phase == Sa::Phase::INIT_DONE && h->exchange_type() == ExchangeType::IKE_AUTH) {
         on_auth_request(now, sa, local, remote, dgram);
         return;

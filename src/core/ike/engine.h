@@ -65,7 +65,39 @@ struct RemoveChildSa {
     std::uint32_t spi_in = 0;
     std::uint32_t spi_out = 0;
 };
-using Output = std::variant<SendDatagram, InstallChildSa, RemoveChildSa, Event>;
+// RFC 6311 moves a Child SA's counters on an installed SA (both directions
+// of one SA, by SPI):
+//  - out_advance: add this to the next outbound sequence number. The peer
+//    side of an IPSEC_REPLAY_COUNTER_SYNC (§5.2): the cluster asked us to
+//    jump past anything its possibly stale inbound window could accept.
+//  - in_floor: from now on every inbound number <= in_floor counts as
+//    received (esp::ReplayWindow::raise_highest). The cluster side, once
+//    the peer confirmed it applied our delta.
+// Either may be 0 (no change). Counters never move backwards.
+struct AdjustChildCounters {
+    IkeSpis ike;
+    std::uint32_t spi_in = 0;
+    std::uint32_t spi_out = 0;
+    std::uint64_t out_advance = 0;
+    std::uint64_t in_floor = 0;
+};
+using Output =
+    std::variant<SendDatagram, InstallChildSa, RemoveChildSa, Event, AdjustChildCounters>;
+
+// What a member that took over an IKE SA asks the peer (RFC 6311):
+//  - msgid_jump: M1 = our replicated next request ID + msgid_jump, so the
+//    sync is not mistaken for something the failed member already sent
+//    (the peer silently drops an M1 it has seen, §5.1); the peer answers
+//    with at least M1.
+//  - replay_delta: if the peer announced IPSEC_REPLAY_COUNTER_SYNC, ask it
+//    to add this to its outbound counters of every Child SA of the IKE SA;
+//    once it answers, our inbound windows refuse everything up to the
+//    replicated high-water mark + delta (AdjustChildCounters::in_floor), so
+//    nothing the failed member received can be replayed to us. 0 = do not ask.
+struct PeerSyncRequest {
+    std::uint32_t msgid_jump = 64;
+    std::uint64_t replay_delta = 0;
+};
 
 // Where SPIs come from. The cluster replaces it so members allocate from
 // disjoint spaces (RFC 6027 §3.9); the default draws from the Random.
@@ -98,6 +130,12 @@ struct EngineStats {
     std::uint64_t rekey_collisions = 0;  // §2.8.1, child and IKE
     std::uint64_t deletes_received = 0;
     std::uint64_t liveness_checks = 0;
+    // RFC 6311
+    std::uint64_t peer_syncs_started = 0;    // as the cluster: sync requests begun
+    std::uint64_t peer_syncs_completed = 0;  // ... answered with our nonce
+    std::uint64_t peer_syncs_answered = 0;   // as the peer: syncs we applied and answered
+    std::uint64_t peer_syncs_dropped = 0;    // stale, not negotiated, malformed, bad nonce
+    std::uint64_t replay_syncs_applied = 0;  // as the peer: deltas added to our counters
 };
 
 class Engine {
@@ -153,8 +191,30 @@ class Engine {
     // cluster already holds this state). Errors (nothing changes): no such
     // connection, zero SPIs, our SPI already in use, keys that do not fit
     // the suite.
+    //
+    // await_peer_sync: the cluster will call sync_with_peer() for this SA
+    // soon (it paces syncs after a takeover). Until then the SA starts no
+    // exchange of its own (its next request ID may be stale), and until the
+    // sync completes it accepts the peer's requests with IDs ahead of the
+    // one it expects (authenticated, within a bound): the failed member may
+    // have answered requests whose update never reached us. Without a sync
+    // call the hold ends after 10 s.
     Status import_ike_sa(Time now, const IkeSaState& st,
-                         std::span<const ChildCounters> counters = {});
+                         std::span<const ChildCounters> counters = {},
+                         bool await_peer_sync = false);
+
+    // RFC 6311: resynchronise an established IKE SA with its peer after a
+    // takeover: an INFORMATIONAL with Message ID 0 carrying
+    // IKEV2_MESSAGE_ID_SYNC (if both sides announced it) and
+    // IPSEC_REPLAY_COUNTER_SYNC (if both announced it and
+    // r.replay_delta > 0). If only replay-counter sync was negotiated, the
+    // delta goes in an ordinary INFORMATIONAL. It goes before any other
+    // exchange of the SA, is retransmitted like any request, and when the
+    // peer never answers the IKE SA goes as on any unanswered request
+    // (§2.4). Errors: no such established SA, or the peer announced
+    // neither extension (then nothing changes and the SA is released from
+    // await_peer_sync).
+    Status sync_with_peer(Time now, const IkeSpis& spis, const PeerSyncRequest& r);
     // Drop SAs silently: a member that is no longer active hands them back.
     // RemoveChildSa for each child, so the data plane stops using them, and
     // nothing else: no Delete to the peer, no datagram, no state event.
@@ -220,6 +280,16 @@ class Engine {
                                const std::vector<wire::Payload>& in);
     void on_informational_response(Time now, Sa& sa, Inflight& fl,
                                    const std::vector<wire::Payload>& in);
+    // ha_sync.cpp (RFC 6311)
+    void send_peer_sync(Time now, Sa& sa, Inflight fl);
+    // True when `dgram` was a message-ID sync request (handled, or dropped).
+    bool on_peer_sync_request(Time now, Sa& sa, BytesView dgram, const wire::Message& m,
+                              const std::vector<wire::Payload>& inner);
+    void on_peer_sync_response(Time now, Sa& sa, const wire::Message& m,
+                               const std::vector<wire::Payload>& inner);
+    void apply_replay_sync(Sa& sa, const std::vector<wire::Payload>& inner);
+    void raise_inbound_floors(Sa& sa, std::uint64_t delta);
+    bool accepts_forward_jump(const Sa& sa, std::uint32_t id) const;
     void queue(Sa& sa, Task t, bool front = false);
     Status submit(Time now, Sa& sa, Task t);
     void start_next(Time now, Sa& sa);

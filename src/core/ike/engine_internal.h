@@ -32,6 +32,7 @@ enum class TaskKind : std::uint8_t {
     DELETE_IKE,
     DPD,          // empty INFORMATIONAL (§2.4 liveness check)
     INVALID_SPI,  // tell the peer about ESP it sent on an SPI we do not know; `spi`
+    PEER_SYNC,    // RFC 6311 after a takeover (Sa::sync_req)
 };
 
 struct Task {
@@ -53,6 +54,10 @@ struct Inflight {
     std::uint32_t new_spi_in = 0;   // child: the SPI we offered
     std::uint64_t new_ike_spi = 0;  // IKE rekey: the SPI we offered
     int ke_retries = 0;
+    // PEER_SYNC: what we sent (§5.1: the response must echo the nonce).
+    bool sync_msgid = false;  // Message ID 0 with IKEV2_MESSAGE_ID_SYNC
+    std::uint32_t sync_nonce = 0, sync_m1 = 0, sync_p1 = 0;
+    std::uint64_t sync_delta = 0;  // IPSEC_REPLAY_COUNTER_SYNC sent with this delta
 };
 
 // A rekey the peer completed (we answered it) on something we were
@@ -100,6 +105,16 @@ struct Engine::Sa {
     Time retry_at = Time::max();   // after TEMPORARY_FAILURE: when to try the head task again
     Time invalid_spi_sent{};       // rate limit for INVALID_SPI notifies
     Time scheduled = Time::max();  // this SA's key in Engine::timers_
+    // RFC 6311, cluster side: after a takeover, until our sync completes.
+    bool awaiting_sync = false;  // hold our own exchanges (import_ike_sa)
+    bool resyncing = false;      // accept the peer's requests ahead of ours
+    Time await_sync_until = Time::max();
+    PeerSyncRequest sync_req;
+    std::vector<ChildCounters> imported;  // replicated inbound marks, for the floors
+    // RFC 6311, peer side: the last sync we answered, so a retransmission of
+    // it gets the same answer instead of being applied twice.
+    std::uint32_t last_sync_nonce = 0, last_sync_m1 = 0;
+    Bytes last_sync_response;
 
     explicit Sa(std::shared_ptr<const EngineConfig> c)
         : config(std::move(c)), rt(config->retransmit) {}

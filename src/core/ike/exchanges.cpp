@@ -91,6 +91,11 @@ void Engine::start_next(Time now, Sa& sa) {
         !(sa.inflight && sa.inflight->task.kind == TaskKind::REKEY_IKE))
         queue(sa, Task{TaskKind::REKEY_IKE}, true);
     while (!sa.rt.active() && !sa.inflight && !sa.tasks.empty()) {
+        // After a takeover our next request ID may be stale: nothing of
+        // ours goes out before the RFC 6311 sync (Engine::import_ike_sa).
+        if (sa.awaiting_sync && sa.tasks.front().kind != TaskKind::PEER_SYNC &&
+            sa.tasks.front().kind != TaskKind::DELETE_IKE)
+            return;
         if (sa.retry_at != Time::max() && now < sa.retry_at &&
             sa.tasks.front().kind != TaskKind::DELETE_IKE &&
             sa.tasks.front().kind != TaskKind::DELETE_CHILD)
@@ -111,6 +116,7 @@ void Engine::start_next(Time now, Sa& sa) {
             case TaskKind::REKEY_IKE:
             case TaskKind::DPD:
             case TaskKind::INVALID_SPI:
+            case TaskKind::PEER_SYNC:
                 valid = !sa.rekeyed;
                 break;
             case TaskKind::DELETE_IKE:
@@ -124,6 +130,7 @@ void Engine::start_next(Time now, Sa& sa) {
 }
 
 void Engine::send_task(Time now, Sa& sa, Inflight fl) {
+    if (fl.task.kind == TaskKind::PEER_SYNC) return send_peer_sync(now, sa, std::move(fl));
     std::vector<Payload> p;
     ExchangeType ex = ExchangeType::INFORMATIONAL;
     switch (fl.task.kind) {
@@ -201,6 +208,8 @@ void Engine::send_task(Time now, Sa& sa, Inflight fl) {
         case TaskKind::INVALID_SPI:
             p.push_back(wire::notify_invalid_spi(fl.task.spi));
             break;
+        case TaskKind::PEER_SYNC:
+            break;  // send_peer_sync
     }
     std::uint32_t id = sa.st.msgids.next_request_out;
     Bytes msg = seal_message(sa, ex, false, id, p, rng_);
@@ -258,6 +267,12 @@ void Engine::service(Time now, Sa& sa) {
         }
     }
     if (sa.retry_at <= now) sa.retry_at = Time::max();
+    if (sa.await_sync_until <= now) {
+        // The cluster never asked for the sync: carry on without it.
+        sa.await_sync_until = Time::max();
+        sa.awaiting_sync = false;
+        if (!(sa.inflight && sa.inflight->task.kind == TaskKind::PEER_SYNC)) sa.resyncing = false;
+    }
     if (sa.conn->dpd_delay.count() > 0 && !sa.inflight && !sa.rt.active() && sa.tasks.empty() &&
         !sa.rekeyed && now >= sa.last_inbound + sa.conn->dpd_delay) {
         queue(sa, Task{TaskKind::DPD});
@@ -512,6 +527,9 @@ bool Engine::on_informational_request(Time now, Sa& sa, const std::vector<Payloa
         // Other notifies in a request are informational; unknown status
         // types are ignored (§3.10.1).
     }
+    // RFC 6311 §5.2 outside a message-ID sync (a cluster whose peer
+    // announced only replay-counter sync).
+    apply_replay_sync(sa, in);
     if (!delete_ike && !ours.empty()) {
         reply.push_back(make_payload(PayloadType::DELETE,
                                      wire::DeletePayload{ProtocolId::ESP, 4, std::move(ours)}));
@@ -524,6 +542,8 @@ bool Engine::on_informational_request(Time now, Sa& sa, const std::vector<Payloa
 
 void Engine::on_response(Time now, Sa& sa, const wire::Message& m, std::vector<Payload> inner) {
     Inflight& cur = *sa.inflight;
+    if (cur.task.kind == TaskKind::PEER_SYNC && cur.sync_msgid)
+        return on_peer_sync_response(now, sa, m, inner);
     const bool child_ex = cur.task.kind == TaskKind::CREATE_CHILD ||
                           cur.task.kind == TaskKind::REKEY_CHILD ||
                           cur.task.kind == TaskKind::REKEY_IKE;
@@ -762,6 +782,13 @@ void Engine::on_informational_response(Time now, Sa& sa, Inflight& fl,
             break;
         case TaskKind::DELETE_IKE:
             remove(sa, sa.rekeyed ? DeleteReason::REPLACED : DeleteReason::DELETED_BY_US, false);
+            break;
+        case TaskKind::PEER_SYNC:
+            // Replay-counter sync alone (no message-ID sync negotiated):
+            // the peer has applied our delta.
+            sa.resyncing = false;
+            ++stats_.peer_syncs_completed;
+            raise_inbound_floors(sa, fl.sync_delta);
             break;
         default:
             break;  // a liveness check or INVALID_SPI notice: the answer is all we wanted
