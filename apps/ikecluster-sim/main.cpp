@@ -37,7 +37,15 @@ int main(int argc, char** argv) {
     app.add_option("--sync-loss", cfg.sync_loss, "loss on the sync network (0..1)");
     app.add_option("--sync-dup", cfg.sync_duplicate, "duplication on the sync network");
     app.add_option("--peer-loss", cfg.peer_loss, "loss between peers and the cluster");
+    app.add_flag("--withhold-msgids", cfg.withhold_msgids,
+                 "the active never replicates message-ID updates (missing sync)");
+    std::string peer_sync = "always";
+    app.add_option("--peer-sync", peer_sync, "RFC 6311 after a takeover: always|suspected|never")
+        ->check(CLI::IsMember({"always", "suspected", "never"}));
     CLI11_PARSE(app, argc, argv);
+    cfg.peer_sync = peer_sync == "always"      ? sim::SimConfig::PeerSync::ALWAYS
+                    : peer_sync == "suspected" ? sim::SimConfig::PeerSync::SUSPECTED
+                                               : sim::SimConfig::PeerSync::NEVER;
     cfg.duration = std::chrono::duration_cast<Duration>(std::chrono::duration<double>(seconds));
     cfg.partition_length = std::chrono::milliseconds(partition_ms);
     cfg.restart_after = std::chrono::milliseconds(restart_ms);
@@ -57,7 +65,8 @@ int main(int argc, char** argv) {
         cfg.timeline = true;
     }
 
-    std::uint64_t failed = 0, takeovers = 0, handshakes = 0, disruptions = 0, retries = 0;
+    std::uint64_t failed = 0, takeovers = 0, handshakes = 0, disruptions = 0, retries = 0,
+                  syncs = 0;
     std::int64_t worst_gap = 0;
     auto t0 = std::chrono::steady_clock::now();
     for (std::uint64_t s = first; s < first + seeds; ++s) {
@@ -67,6 +76,7 @@ int main(int argc, char** argv) {
         handshakes += r.peer_handshakes;
         disruptions += r.peer_disruptions;
         retries += r.handshake_retries;
+        syncs += r.peer_syncs;
         if (r.max_gap_ms > worst_gap) worst_gap = r.max_gap_ms;
         for (const auto& line : r.timeline)
             std::printf("%s\n", line.c_str());
@@ -82,10 +92,10 @@ int main(int argc, char** argv) {
     std::printf(
         "%llu seed(s), %llu failed; %llu takeovers, %llu peer handshakes (%llu retried "
         "after a failover cut them), %llu peer disruptions (split brain only), longest "
-        "ESP gap %lld ms; %.1f s\n",
+        "ESP gap %lld ms; %llu RFC 6311 syncs answered by peers; %.1f s\n",
         static_cast<unsigned long long>(seeds), static_cast<unsigned long long>(failed),
         static_cast<unsigned long long>(takeovers), static_cast<unsigned long long>(handshakes),
         static_cast<unsigned long long>(retries), static_cast<unsigned long long>(disruptions),
-        static_cast<long long>(worst_gap), wall);
+        static_cast<long long>(worst_gap), static_cast<unsigned long long>(syncs), wall);
     return failed == 0 ? 0 : 1;
 }

@@ -1,11 +1,35 @@
 #include "cluster/node.h"
 
 #include <algorithm>
+#include <deque>
 #include <unordered_map>
 
 namespace ikecluster::cluster {
 
 namespace {
+
+// The IKE SA a replicated event is about (for PeerSyncMode::SUSPECTED).
+std::optional<ike::IkeSpis> record_spis(const Record& r) {
+    return std::visit(
+        [](const auto& x) -> std::optional<ike::IkeSpis> {
+            using T = std::decay_t<decltype(x)>;
+            if constexpr (std::is_same_v<T, ike::IkeSaEstablished>) {
+                return x.sa.spis;
+            } else if constexpr (std::is_same_v<T, ike::IkeSaRekeyed>) {
+                return x.sa.spis;
+            } else if constexpr (std::is_same_v<T, ike::IkeMessageIdsAdvanced> ||
+                                 std::is_same_v<T, ike::IkeSaDeleted>) {
+                return x.spis;
+            } else if constexpr (std::is_same_v<T, ike::ChildSaAdded> ||
+                                 std::is_same_v<T, ike::ChildSaRekeyed> ||
+                                 std::is_same_v<T, ike::ChildSaDeleted>) {
+                return x.ike;
+            } else {
+                return std::nullopt;
+            }
+        },
+        r);
+}
 
 // Counters the active has last sent for a child, so that checkpoints carry
 // only what moved.
@@ -89,6 +113,11 @@ struct ClusterNode::Impl {
     std::uint64_t bulk_id = 0;
     Time next_checkpoint = Time::max();
     bool checkpoint_due = false;
+    // RFC 6311 after a takeover: SAs still to hand out in SyncPeers, paced.
+    std::deque<ike::IkeSpis> sync_queue;
+    Time next_sync_batch = Time::max();
+    // Standby: when the active last changed each IKE SA (PeerSyncMode::SUSPECTED).
+    std::map<ike::IkeSpis, Time> touched;
 
     Impl(NodeConfig c, crypto::Random& r, Membership m)
         : cfg(std::move(c)), rng(r), membership(std::move(m)) {}
@@ -202,6 +231,61 @@ struct ClusterNode::Impl {
         return c;
     }
 
+    // Which taken-over SAs get an RFC 6311 sync (NodeConfig::peer_sync).
+    bool lag_suspected(Time now, const ike::IkeSaState& sa, bool was_synced) const {
+        if (!was_synced) return true;
+        const Duration window =
+            cfg.membership.heartbeat * cfg.membership.dead_after + std::chrono::seconds(1);
+        auto it = touched.find(sa.spis);
+        if (it != touched.end() && now - it->second <= window) return true;
+        auto near = [&](Time t) { return t != Time::max() && t <= now + window; };
+        if (near(sa.rekey_at)) return true;
+        for (const auto& c : sa.children) {
+            if (near(c.rekey_at)) return true;
+        }
+        return false;
+    }
+
+    void plan_peer_syncs(Time now, Takeover& t) {
+        sync_queue.clear();
+        t.peer_sync.assign(t.sas.size(), 0);
+        if (cfg.peer_sync == PeerSyncMode::NEVER) return;
+        for (std::size_t i = 0; i < t.sas.size(); ++i) {
+            const ike::IkeSaState& sa = t.sas[i];
+            if (!sa.peer.msgid_sync && !sa.peer.replay_sync) continue;
+            if (cfg.peer_sync == PeerSyncMode::SUSPECTED && !lag_suspected(now, sa, synced))
+                continue;
+            t.peer_sync[i] = 1;
+            sync_queue.push_back(sa.spis);
+        }
+        touched.clear();
+        next_sync_batch = sync_queue.empty() ? Time::max() : now;
+    }
+
+    static constexpr Duration kSyncBatchInterval = std::chrono::milliseconds(5);
+
+    void release_peer_syncs(Time now) {
+        if (now < next_sync_batch) return;
+        if (!active()) {
+            sync_queue.clear();
+            next_sync_batch = Time::max();
+            return;
+        }
+        const std::size_t per_batch = std::max<std::size_t>(
+            1, std::size_t(cfg.peer_sync_rate) * std::size_t(kSyncBatchInterval.count()) /
+                   std::size_t(std::chrono::nanoseconds(std::chrono::seconds(1)).count()));
+        SyncPeers b;
+        b.request.msgid_jump = cfg.msgid_jump;
+        b.request.replay_delta = cfg.seq_margin;
+        while (!sync_queue.empty() && b.sas.size() < per_batch) {
+            b.sas.push_back(sync_queue.front());
+            sync_queue.pop_front();
+        }
+        stats.peer_syncs += b.sas.size();
+        if (!b.sas.empty()) actions.push_back(std::move(b));
+        next_sync_batch = sync_queue.empty() ? Time::max() : now + kSyncBatchInterval;
+    }
+
     void become_active(Time now, const RoleChange& ch) {
         Takeover t;
         t.epoch = ch.epoch;
@@ -222,6 +306,7 @@ struct ClusterNode::Impl {
             }
         });
         t.cookies = replica.cookie_secrets();
+        plan_peer_syncs(now, t);
         if (!cp.items.empty()) (void)replica.apply(Record{cp});
         first_takeover = false;
         sent.clear();
@@ -238,6 +323,8 @@ struct ClusterNode::Impl {
 
     void become_standby(const RoleChange& ch) {
         ++stats.stepdowns;
+        sync_queue.clear();
+        next_sync_batch = Time::max();
         actions.push_back(Stepdown{ch.epoch, ch.reason});
         // Our state is no longer authoritative: wait for the new active's
         // bulk snapshot before we count as synced again.
@@ -319,6 +406,10 @@ struct ClusterNode::Impl {
             ++stats.records_ignored;
             return;
         }
+        if (cfg.peer_sync == PeerSyncMode::SUSPECTED) {
+            if (auto spis = record_spis(*rec)) touched[*spis] = last_now;
+            if (std::holds_alternative<BulkBegin>(*rec)) touched.clear();
+        }
         if (replica.apply(*rec)) {
             ++stats.records_applied;
         } else {
@@ -332,6 +423,7 @@ struct ClusterNode::Impl {
     }
 
     void pump(Time now) {
+        last_now = now;
         flush_step();
         if (bulk_all_due && active()) {
             bulk_all_due = false;
@@ -376,6 +468,7 @@ struct ClusterNode::Impl {
             }
         }
         handle_changes(now);
+        release_peer_syncs(now);
         if (active()) finish_bulks(now);
         last_now = now;
         if (active()) {
@@ -527,7 +620,8 @@ void ClusterNode::on_timer(Time now) {
 }
 
 Time ClusterNode::next_deadline() const {
-    Time t = std::min(impl_->membership.next_deadline(), impl_->next_checkpoint);
+    Time t = std::min(
+        {impl_->membership.next_deadline(), impl_->next_checkpoint, impl_->next_sync_batch});
     if (impl_->bulk_all_due) t = std::min(t, impl_->last_now);
     for (const auto& [id, link] : impl_->links)
         t = std::min(t, link.next_deadline());

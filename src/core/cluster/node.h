@@ -45,11 +45,14 @@
 #include "crypto/random.h"
 #include "esp/esp_sa.h"
 #include "ike/cookie.h"
+#include "ike/engine.h"
 #include "ike/state.h"
 
 namespace ikecluster::cluster {
 
 inline constexpr Duration kDefaultHolddown = std::chrono::seconds(1);
+
+enum class PeerSyncMode : std::uint8_t { ALWAYS, SUSPECTED, NEVER };
 
 struct NodeConfig {
     // self, priority, peers, heartbeat, preempt, external; a zero hold-down
@@ -64,8 +67,22 @@ struct NodeConfig {
     // This member's sequence-number stripes (index = its position among
     // the configured members, count = their number).
     esp::SeqStripes stripes;
-    // Testing only (RFC 6311 tests, issue 6): do not send message-ID updates.
+    // Testing only (RFC 6311 tests): do not send message-ID updates, so a
+    // standby's message IDs lag behind the peer's.
     bool withhold_msgids = false;
+    // RFC 6311 after a takeover, for every IKE SA whose peer announced it:
+    //  ALWAYS: sync every such SA (what a lagging replica needs);
+    //  SUSPECTED: only SAs whose state may lag: all of them when this member
+    //    was not synced, else those the old active changed within a dead
+    //    time + 1 s of the takeover, or that were due a rekey around then;
+    //  NEVER: no sync (peers that spot a lag give up on the SA).
+    PeerSyncMode peer_sync = PeerSyncMode::ALWAYS;
+    // Syncs per second: paced in batches every 5 ms so a takeover of 10,000
+    // SAs does not burst 10,000 datagrams at once (the failover flood of
+    // draft-vidya-ipsec-failover-ps) yet completes within about 1.3 s.
+    std::uint32_t peer_sync_rate = 8000;
+    // M1 = replicated next request ID + this (ike::PeerSyncRequest).
+    std::uint32_t msgid_jump = 64;
 };
 
 struct Takeover {
@@ -75,7 +92,17 @@ struct Takeover {
     // counters[i]: what the children of sas[i] resume from (margin and
     // stripes applied); pass it to Engine::import_ike_sa with sas[i].
     std::vector<std::vector<ike::ChildCounters>> counters;
+    // peer_sync[i]: a SyncPeers action will name sas[i]; import it with
+    // await_peer_sync so it starts nothing of its own before the sync.
+    std::vector<std::uint8_t> peer_sync;
     std::optional<ike::CookieSecrets> cookies;
+};
+// RFC 6311: call Engine::sync_with_peer(now, spis, request) for each of
+// these IKE SAs (paced batches after a Takeover). The replay delta covers
+// what the old active may have received after its last checkpoint.
+struct SyncPeers {
+    std::vector<ike::IkeSpis> sas;
+    ike::PeerSyncRequest request;
 };
 struct Stepdown {
     std::uint64_t epoch = 0;
@@ -88,7 +115,7 @@ struct Reassert {
     std::uint64_t epoch = 0;
     std::uint16_t rival = 0;
 };
-using NodeAction = std::variant<Takeover, Stepdown, Reassert>;
+using NodeAction = std::variant<Takeover, Stepdown, Reassert, SyncPeers>;
 
 struct NodeStats {
     std::uint64_t records_sent = 0;
@@ -101,6 +128,7 @@ struct NodeStats {
     std::uint64_t checkpoints_sent = 0;  // counter entries, not records
     std::uint64_t takeovers = 0;
     std::uint64_t stepdowns = 0;
+    std::uint64_t peer_syncs = 0;  // IKE SAs handed out in SyncPeers
 };
 
 class ClusterNode {

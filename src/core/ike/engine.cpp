@@ -570,7 +570,9 @@ void Engine::receive(Time now, const Endpoint& local, const Endpoint& remote, By
         ++stats_.responses_resent;
         return;
     }
-    if (h->message_id != expected && !accepts_forward_jump(sa, h->message_id)) return drop();
+    const bool ahead = sa.one_ahead && h->message_id == expected + 1;
+    if (h->message_id != expected && !ahead && !accepts_forward_jump(sa, h->message_id))
+        return drop();
     if (sa.phase == Sa::Phase::INIT_DONE && h->exchange_type() == ExchangeType::IKE_AUTH) {
         on_auth_request(now, sa, local, remote, dgram);
         return;

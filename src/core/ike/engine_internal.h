@@ -111,6 +111,9 @@ struct Engine::Sa {
     Time await_sync_until = Time::max();
     PeerSyncRequest sync_req;
     std::vector<ChildCounters> imported;  // replicated inbound marks, for the floors
+    // After a sync: besides the expected ID, the next one is accepted for
+    // the peer's next request (ha_sync.cpp, on_peer_sync_response).
+    bool one_ahead = false;
     // RFC 6311, peer side: the last sync we answered, so a retransmission of
     // it gets the same answer instead of being applied twice.
     std::uint32_t last_sync_nonce = 0, last_sync_m1 = 0;

@@ -300,6 +300,7 @@ void Engine::on_request(Time now, Sa& sa, BytesView, const wire::Message& m,
         reply.push_back(wire::notify(NotifyType::INVALID_SYNTAX));
     }
     sa.st.msgids.next_request_in = id + 1;
+    sa.one_ahead = false;
     send_response(now, sa, id, seal_message(sa, ex, true, id, reply, rng_));
     msgids_advanced(sa);
     if (delete_ike) {

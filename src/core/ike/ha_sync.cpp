@@ -129,7 +129,16 @@ void Engine::on_peer_sync_response(Time now, Sa& sa, const wire::Message& m,
     sa.inflight.reset();
     // Response: EXPECTED_SEND_REQ is the peer's next request (P2), and
     // EXPECTED_RECV_REQ the ID it expects on ours (M2).
-    sa.st.msgids.next_request_in = std::max(sa.st.msgids.next_request_in, s->expected_send_req);
+    // P2 above what we expect: either the failed member processed requests
+    // we never heard of (the peer's next is P2), or the peer has one
+    // outstanding that we never saw, which §5.1 counts in P2 (it is P2 - 1
+    // and the peer retransmits it with that ID). We cannot tell which, so
+    // we expect P2 - 1 and also take P2 once (Sa::one_ahead). What we
+    // replicate is P2 - 1: a member taking over from it syncs again.
+    if (s->expected_send_req > sa.st.msgids.next_request_in) {
+        sa.st.msgids.next_request_in = s->expected_send_req - 1;
+        sa.one_ahead = true;
+    }
     sa.st.msgids.next_request_out = s->expected_recv_req;
     sa.resyncing = false;
     ++stats_.peer_syncs_completed;
@@ -192,16 +201,12 @@ bool Engine::on_peer_sync_request(Time now, Sa& sa, BytesView, const wire::Messa
     const std::uint32_t m2 = std::max(s->expected_send_req, ids.next_request_in);
     const std::uint32_t used = ids.next_request_out + (sa.rt.active() ? 1 : 0);
     const std::uint32_t p2 = std::max(s->expected_recv_req, used);
-    if (sa.inflight && sa.rt.active()) {
-        // The member that took over will never answer our outstanding
-        // request (it now expects P2): send the exchange again, anew, as P2.
-        Task t = sa.inflight->task;
-        sa.rt.stop();
-        sa.inflight.reset();
-        queue(sa, t, true);
-    }
     ids.next_request_in = m2;
-    ids.next_request_out = p2;
+    // A request of ours still outstanding keeps its ID and is retransmitted
+    // as it is: the member that took over may have answered it already (the
+    // answer is on its way), and if it never saw it, it takes that one late
+    // request (Sa::late_request). Its response then moves us on to P2.
+    ids.next_request_out = sa.rt.active() ? p2 - 1 : p2;
     apply_replay_sync(sa, inner);
     std::vector<Payload> reply{wire::notify_message_id_sync({s->nonce, p2, m2})};
     Bytes resp = seal_message(sa, ExchangeType::INFORMATIONAL, true, 0, reply, rng_);

@@ -588,7 +588,8 @@ class Parser {
         if (auto e = only_keys(t,
                                {"member_id", "priority", "members", "sync_port", "keys",
                                 "virtual_ips", "interface", "heartbeat", "dead_after", "preempt",
-                                "role_control", "checkpoint_interval", "seq_margin", "stripe_bits"},
+                                "role_control", "checkpoint_interval", "seq_margin", "stripe_bits",
+                                "peer_sync", "peer_sync_rate", "test_withhold_msgids"},
                                "[cluster]")) {
             return *e;
         }
@@ -706,6 +707,29 @@ class Parser {
             auto v = integer(*n, "stripe_bits", 8, 30);
             if (!v) return v.error();
             c.stripe_bits = std::uint8_t(*v);
+        }
+        if (auto* n = t.get("peer_sync")) {
+            auto s = str(*n, "peer_sync");
+            if (!s) return s.error();
+            if (*s == "always") {
+                c.peer_sync = ClusterSettings::PeerSync::ALWAYS;
+            } else if (*s == "suspected") {
+                c.peer_sync = ClusterSettings::PeerSync::SUSPECTED;
+            } else if (*s == "never") {
+                c.peer_sync = ClusterSettings::PeerSync::NEVER;
+            } else {
+                return at(*n, "'peer_sync' must be \"always\", \"suspected\" or \"never\"");
+            }
+        }
+        if (auto* n = t.get("peer_sync_rate")) {
+            auto v = integer(*n, "peer_sync_rate", 1, 1000000);
+            if (!v) return v.error();
+            c.peer_sync_rate = std::uint32_t(*v);
+        }
+        if (auto* n = t.get("test_withhold_msgids")) {
+            auto b = boolean(*n, "test_withhold_msgids");
+            if (!b) return b.error();
+            c.test_withhold_msgids = *b;
         }
         return c;
     }

@@ -65,6 +65,13 @@ struct ClusterSettings {
     Duration checkpoint_interval = std::chrono::milliseconds(50);
     std::uint64_t seq_margin = std::uint64_t{1} << 20;
     std::uint8_t stripe_bits = 24;
+    // RFC 6311 after a takeover (cluster::PeerSyncMode): "always",
+    // "suspected" or "never", and how many syncs per second.
+    enum class PeerSync : std::uint8_t { ALWAYS, SUSPECTED, NEVER } peer_sync = PeerSync::ALWAYS;
+    std::uint32_t peer_sync_rate = 8000;
+    // Testing only: the active does not replicate message-ID updates
+    // (so a takeover needs RFC 6311). Never set this in production.
+    bool test_withhold_msgids = false;
 
     // This member's position among the members sorted by id (its
     // sequence-number stripe index) and their number.

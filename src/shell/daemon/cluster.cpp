@@ -39,6 +39,13 @@ cluster::NodeConfig node_config(const config::ClusterSettings& c) {
         nc.keys.push_back(cluster::ClusterKey{k.id, k.secret});
     nc.checkpoint_interval = c.checkpoint_interval;
     nc.seq_margin = c.seq_margin;
+    nc.peer_sync = c.peer_sync == config::ClusterSettings::PeerSync::ALWAYS
+                       ? cluster::PeerSyncMode::ALWAYS
+                   : c.peer_sync == config::ClusterSettings::PeerSync::SUSPECTED
+                       ? cluster::PeerSyncMode::SUSPECTED
+                       : cluster::PeerSyncMode::NEVER;
+    nc.peer_sync_rate = c.peer_sync_rate;
+    nc.withhold_msgids = c.test_withhold_msgids;
     nc.stripes.shift = c.stripe_bits;
     nc.stripes.index = c.member_index();
     nc.stripes.count = c.member_count();
@@ -86,6 +93,10 @@ Status ClusterShell::start() {
     auto vip = net::VirtualIp::open(cfg_.interface, cfg_.virtual_ips);
     if (!vip) return Error{0, "cluster: " + vip.error().what};
     vip_ = std::make_unique<net::VirtualIp>(std::move(*vip));
+    if (cfg_.test_withhold_msgids)
+        log_.warn(Subsystem::CLUSTER,
+                  "test_withhold_msgids is set: message-ID updates are NOT replicated (testing "
+                  "only; a takeover then relies on RFC 6311)");
     // A member killed with -9 leaves its address on the interface; we are
     // not active (yet), so it must go before anyone else claims it.
     release_addresses();
@@ -151,6 +162,8 @@ void ClusterShell::pump() {
                       "virtual address again",
                       r->rival, cluster::epoch_string(r->epoch));
             claim_addresses();
+        } else if (auto* sp = std::get_if<cluster::SyncPeers>(&a)) {
+            if (hooks_.sync_peers) hooks_.sync_peers(*sp);
         } else if (auto* s = std::get_if<cluster::Stepdown>(&a)) {
             role_since_ = Clock::now();
             log_.warn(Subsystem::CLUSTER, "stepping down to standby, epoch {}: {}", s->epoch,

@@ -34,6 +34,8 @@ class ClusterShell {
         std::function<void(const cluster::Takeover&)> takeover;
         // The member was deposed: forget every SA silently.
         std::function<void(const cluster::Stepdown&)> stepdown;
+        // RFC 6311 syncs to start now (paced by the node after a takeover).
+        std::function<void(const cluster::SyncPeers&)> sync_peers;
         // ESP counters of these Child SAs from the data plane.
         std::function<std::vector<cluster::CounterCheckpoint>(
             const std::vector<std::pair<ike::IkeSpis, std::uint32_t>>&)>

@@ -55,6 +55,7 @@ Status Daemon::start() {
         ClusterShell::Hooks h;
         h.takeover = [this](const cluster::Takeover& t) { takeover(t); };
         h.stepdown = [this](const cluster::Stepdown& s) { stepdown(s); };
+        h.sync_peers = [this](const cluster::SyncPeers& s) { sync_peers(s); };
         h.read_counters = [this](const std::vector<std::pair<ike::IkeSpis, std::uint32_t>>& kids) {
             std::vector<cluster::CounterCheckpoint> cps;
             cps.reserve(kids.size());
@@ -185,7 +186,8 @@ void Daemon::takeover(const cluster::Takeover& t) {
     std::size_t failed = 0;
     for (std::size_t i = 0; i < t.sas.size(); ++i) {
         const auto& sa = t.sas[i];
-        if (auto st = engine_->import_ike_sa(n, sa, t.counters[i]); !st) {
+        const bool sync = i < t.peer_sync.size() && t.peer_sync[i];
+        if (auto st = engine_->import_ike_sa(n, sa, t.counters[i], sync); !st) {
             ++failed;
             log_.error(Subsystem::CLUSTER, "cannot take over IKE SA {}: {}", spis_text(sa.spis),
                        st.error().what);
@@ -205,6 +207,20 @@ void Daemon::takeover(const cluster::Takeover& t) {
         if (!have) missing.push_back(c);
     }
     start_connections(missing);
+}
+
+void Daemon::sync_peers(const cluster::SyncPeers& s) {
+    Time n = now();
+    std::size_t started = 0;
+    for (const auto& spis : s.sas) {
+        // An SA that went meanwhile (deleted, rekeyed) needs no sync.
+        if (engine_->sync_with_peer(n, spis, s.request)) ++started;
+    }
+    sync_started_ += started;
+    log_.info(Subsystem::CLUSTER,
+              "RFC 6311: synchronising {} IKE SA(s) with their peers ({} so far)", started,
+              sync_started_);
+    pump();
 }
 
 void Daemon::stepdown(const cluster::Stepdown&) {

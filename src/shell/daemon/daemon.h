@@ -90,6 +90,7 @@ class Daemon {
     void release_held();
     void takeover(const cluster::Takeover& t);
     void stepdown(const cluster::Stepdown& s);
+    void sync_peers(const cluster::SyncPeers& s);
     nlohmann::json cluster_status() const;
     nlohmann::json set_role(const Request& r);
     void shutdown_poll();
@@ -115,6 +116,7 @@ class Daemon {
     // IKE datagrams held until the standbys acknowledged the state they
     // reveal (ClusterNode::ticket), in order.
     std::deque<std::pair<cluster::ClusterNode::Ticket, std::vector<ike::Output>>> held_;
+    std::uint64_t sync_started_ = 0;  // RFC 6311 syncs begun since start
     UdpTransport udp_;
     OutputDispatcher dispatch_;
     ControlServer control_;

@@ -41,6 +41,9 @@ class DataPlane {
         return std::nullopt;
     }
     virtual DataPlaneStats stats() const = 0;
+    // RFC 6311 counter moves (ike::AdjustChildCounters); a data plane that
+    // keeps no counters ignores them.
+    virtual void adjust(const ike::AdjustChildCounters& /*a*/) {}
 };
 
 // No forwarding: logs each command on the "dp" subsystem and counts SAs, so

@@ -20,6 +20,8 @@ void OutputDispatcher::dispatch(std::vector<ike::Output> outputs) {
         } else if (auto* rm = std::get_if<ike::RemoveChildSa>(&o)) {
             ++stats_.removals;
             dp_.remove(*rm);
+        } else if (auto* adj = std::get_if<ike::AdjustChildCounters>(&o)) {
+            dp_.adjust(*adj);
         } else if (auto* ev = std::get_if<ike::Event>(&o)) {
             ++stats_.events;
             if (auto line = event_line(*ev)) {

@@ -71,6 +71,15 @@ void EspDataPlane::install(const ike::InstallChildSa& sa) {
                sa.child.spi_out, sa.remote.to_string(), sa.encap ? "ESP-in-UDP" : "raw ESP");
 }
 
+void EspDataPlane::adjust(const ike::AdjustChildCounters& a) {
+    if (!dp_) return;
+    dp_->adjust(a);
+    log_.info(Subsystem::DP, "Child SA in={:08x} out={:08x}: {} (RFC 6311)", a.spi_in, a.spi_out,
+              a.out_advance
+                  ? "outbound sequence numbers advanced by " + std::to_string(a.out_advance)
+                  : "inbound replay floor raised to " + std::to_string(a.in_floor));
+}
+
 void EspDataPlane::remove(const ike::RemoveChildSa& sa) {
     if (!dp_) return;
     dp_->remove(sa);

@@ -32,6 +32,7 @@ class EspDataPlane final : public DataPlane {
     dp::DataPlaneStats packet_stats() const;
 
     void install(const ike::InstallChildSa& sa) override;
+    void adjust(const ike::AdjustChildCounters& a) override;
     void remove(const ike::RemoveChildSa& sa) override;
     void esp_in_udp(const Endpoint& local, const Endpoint& remote, BytesView packet) override;
     std::size_t installed() const override { return stats_.installs - stats_.removals; }

@@ -234,6 +234,25 @@ void DataPlane::remove(const ike::RemoveChildSa& r) {
     impl_->routes_del(remote);
 }
 
+void DataPlane::adjust(const ike::AdjustChildCounters& a) {
+    std::lock_guard lock(impl_->mu);
+    if (a.out_advance) {
+        if (auto o = impl_->outs.find(a.spi_in); o != impl_->outs.end()) {
+            esp::OutboundSa& sa = o->second.sa;
+            // Past the end of the space the SA is exhausted and asks for a
+            // rekey on its next packet (set_next_seq), never wraps.
+            const std::uint64_t cur = sa.next_seq();
+            const std::uint64_t next =
+                a.out_advance > ~std::uint64_t{0} - cur ? ~std::uint64_t{0} : cur + a.out_advance;
+            (void)sa.set_next_seq(next);
+        }
+    }
+    if (a.in_floor) {
+        if (auto i = impl_->ins.find(a.spi_in); i != impl_->ins.end())
+            (void)i->second.sa.window().raise_highest(a.in_floor);
+    }
+}
+
 Status DataPlane::send_udp(const Endpoint& local, const Endpoint& remote, BytesView data) {
     Sock* s = impl_->udp_for(local.addr);
     if (!s) return Error{0, "no NAT-T socket for " + local.to_string()};

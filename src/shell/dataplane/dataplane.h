@@ -95,6 +95,10 @@ class DataPlane {
     // member's stripe, and in_highest for the replay window).
     Status install(const ike::InstallChildSa& c);
     void remove(const ike::RemoveChildSa& r);
+    // RFC 6311 moves counters of an installed SA (ike::AdjustChildCounters:
+    // the outbound number jumps forward, the inbound window's floor rises).
+    // Thread-safe; unknown SPIs are ignored.
+    void adjust(const ike::AdjustChildCounters& a);
     // Sends one UDP datagram from the NAT-T socket bound to `local` (IKE on
     // port 4500 and NAT keepalives). Thread-safe.
     Status send_udp(const Endpoint& local, const Endpoint& remote, BytesView data);

@@ -124,6 +124,8 @@ class Sim {
         }
         final_checks();
         res_.sync_datagrams = sync_datagrams_;
+        for (const Peer& p : peers_)
+            res_.peer_syncs += p.engine->stats().peer_syncs_answered;
         return std::move(res_);
     }
 
@@ -233,6 +235,11 @@ class Sim {
         nc.stripes.index = std::uint16_t(m.id - 1);
         nc.stripes.count = std::uint16_t(cfg_.members);
         nc.seq_margin = 4096;
+        nc.withhold_msgids = cfg_.withhold_msgids;
+        nc.peer_sync = cfg_.peer_sync == SimConfig::PeerSync::ALWAYS ? cluster::PeerSyncMode::ALWAYS
+                       : cfg_.peer_sync == SimConfig::PeerSync::SUSPECTED
+                           ? cluster::PeerSyncMode::SUSPECTED
+                           : cluster::PeerSyncMode::NEVER;
         return nc;
     }
 
@@ -458,6 +465,15 @@ class Sim {
         dp[d.spi_in] = std::move(d);
     }
 
+    // RFC 6311 counter moves, as the daemon's data plane applies them.
+    static void dp_adjust(std::map<std::uint32_t, DpChild>& dp, const ike::AdjustChildCounters& a) {
+        auto it = dp.find(a.spi_in);
+        if (it == dp.end()) return;
+        if (a.out_advance)
+            (void)it->second.out->set_next_seq(it->second.out->next_seq() + a.out_advance);
+        if (a.in_floor) (void)it->second.in->window().raise_highest(a.in_floor);
+    }
+
     void drain_member(Member& m) {
         if (!m.up) return;
         for (int guard = 0; guard < 100; ++guard) {
@@ -474,6 +490,8 @@ class Sim {
                     m.dp.erase(r->spi_in);
                 } else if (auto* e = std::get_if<ike::Event>(&o)) {
                     m.node->on_engine_event(now_, *e);
+                } else if (auto* a = std::get_if<ike::AdjustChildCounters>(&o)) {
+                    dp_adjust(m.dp, *a);
                 }
             }
             if (!dgs.empty()) {
@@ -485,6 +503,9 @@ class Sim {
                 any = true;
                 if (auto* t = std::get_if<cluster::Takeover>(&a)) {
                     takeover(m, *t);
+                } else if (auto* sp = std::get_if<cluster::SyncPeers>(&a)) {
+                    for (const auto& spis : sp->sas)
+                        (void)m.engine->sync_with_peer(now_, spis, sp->request);
                 } else if (auto* r = std::get_if<cluster::Reassert>(&a)) {
                     log("member " + std::to_string(m.id) +
                         " reasserts the address against member " + std::to_string(r->rival));
@@ -559,7 +580,8 @@ class Sim {
         std::set<ike::IkeSpis> imported;
         for (std::size_t i = 0; i < t.sas.size(); ++i) {
             const auto& sa = t.sas[i];
-            Status st = m.engine->import_ike_sa(now_, sa, t.counters[i]);
+            Status st = m.engine->import_ike_sa(now_, sa, t.counters[i],
+                                                i < t.peer_sync.size() && t.peer_sync[i]);
             if (!st) {
                 violation("import of an IKE SA failed: " + st.error().what);
             } else {
@@ -601,6 +623,8 @@ class Sim {
                 p.dp.erase(r->spi_in);
             } else if (auto* e = std::get_if<ike::Event>(&o)) {
                 peer_event(p, *e);
+            } else if (auto* a = std::get_if<ike::AdjustChildCounters>(&o)) {
+                dp_adjust(p.dp, *a);
             }
         }
     }

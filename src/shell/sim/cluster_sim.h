@@ -60,6 +60,11 @@ struct SimConfig {
     Duration ike_rekey = std::chrono::seconds(50);
     Duration traffic_interval = std::chrono::milliseconds(100);
     bool timeline = false;  // record a human-readable timeline
+    // Missing sync (RFC 6027 §3.6): the active never replicates message-ID
+    // updates, so a member that takes over lags behind every peer; and how
+    // the cluster resynchronises with peers after a takeover (RFC 6311).
+    bool withhold_msgids = false;
+    enum class PeerSync : std::uint8_t { ALWAYS, SUSPECTED, NEVER } peer_sync = PeerSync::ALWAYS;
 };
 
 struct SimResult {
@@ -78,6 +83,8 @@ struct SimResult {
     std::uint64_t handshake_retries = 0;
     // Longest stretch without ESP reaching the peers, in ms (failover gap).
     std::int64_t max_gap_ms = 0;
+    // RFC 6311 message-ID syncs the peers answered.
+    std::uint64_t peer_syncs = 0;
     bool ok() const { return violations.empty(); }
 };
 
