@@ -18,6 +18,13 @@
 #   4. m1 restarts, resyncs as standby; kill -9 m2: m1 takes over, same checks.
 #   5. With ROLE_CONTROL=external the same run uses keepalived (VRRP) to
 #      pick the active member; its notify scripts call ikeclusterctl.
+#   6. With RFC6311=1 (test-cluster-rfc6311.sh) the members run with the
+#      test-only fault switch test_withhold_msgids: the active never
+#      replicates message-ID updates, so after exchanges the standby lags
+#      behind strongSwan. After each kill -9 the new active must
+#      resynchronise with RFC 6311 (strongSwan logs "responder requested
+#      MID sync"), and then exchanges in both directions work: strongSwan's
+#      rekeys and an IKE SA rekey the gateway starts (its message ID is M2).
 #
 # Prints the traffic gap and the pings lost at each failover.
 # Exit: 0 pass, 1 fail, 77 skip. Builds the programs unless IKEC_BUILD is set.
@@ -27,10 +34,11 @@ root=$(cd "$here/../.." && pwd)
 
 . "$here/lib.sh"
 ROLE_CONTROL=${ROLE_CONTROL:-builtin}
+RFC6311=${RFC6311:-0}
 tools=(jq iperf3 ping)
 [ "$ROLE_CONTROL" = external ] && tools+=(keepalived)
 ikec_programs "$root" "${tools[@]}"
-lab_init "cluster-$ROLE_CONTROL"
+lab_init "cluster-$ROLE_CONTROL$([ "$RFC6311" = 1 ] && echo -6311)"
 lab_ns lan m1 m2 cl srv
 ip -n "$NS_lan" link add br0 type bridge
 ip -n "$NS_lan" link set br0 up
@@ -87,6 +95,7 @@ keys = [ { id = 1, secret_file = "$d/cluster.key" } ]
 virtual_ips = ["$VIP/24"]
 interface = "eth0"
 role_control = "$ROLE_CONTROL"
+$([ "$RFC6311" = 1 ] && echo 'test_withhold_msgids = true')
 
 [connections.roadwarrior]
 local_addrs = "$VIP"
@@ -201,9 +210,12 @@ swan_sas() {
 # IKE rekeys also log "initiating IKE_SA gw[N]"; only a new handshake sends IKE_SA_INIT.
 swan_ike_count() { grep -c "generating IKE_SA_INIT request" "$LAB/cl/charon.log"; }
 swan_errors() {
-    grep -iE "replay(ed| detected| check)|authentication failed|MAC mismatch|verification failed|integrity check failed|invalid (IKE_SA|message ID)|received retransmit of response|NO_PROPOSAL|INVALID_SPI|giving up|message ID sync" \
-        "$LAB/cl/charon.log"
+    local re="replay(ed| detected| check)|authentication failed|MAC mismatch|verification failed|integrity check failed|invalid (IKE_SA|message ID)|received retransmit of response|NO_PROPOSAL|INVALID_SPI|giving up|ignore .*MESSAGE_ID_SYNC|unexpected .*MESSAGE_ID_SYNC"
+    # Without the fault switch a takeover needs no RFC 6311 sync at all.
+    [ "$RFC6311" = 1 ] || re="$re|MID sync"
+    grep -iE "$re" "$LAB/cl/charon.log"
 }
+swan_mid_syncs() { grep -c "responder requested MID sync" "$LAB/cl/charon.log"; }
 
 # ---- the run ------------------------------------------------------------------------
 member_conf m1 1 200 198.51.100.11
@@ -269,6 +281,14 @@ failover() {
     [ "${gap:-99999}" -lt "$limit" ] || fail "traffic gap ${gap} ms"
     after=$(swan_sas)
     [ "$before" = "$after" ] || fail "strongSwan's SAs changed: '$before' -> '$after'"
+    if [ "$RFC6311" = 1 ]; then
+        local syncs
+        syncs=$(swan_mid_syncs)
+        [ "$syncs" -ge "$SYNCS_EXPECTED" ] ||
+            fail "strongSwan saw $syncs RFC 6311 message-ID syncs, expected $SYNCS_EXPECTED"
+        log "strongSwan: $(grep 'responder requested MID sync' "$LAB/cl/charon.log" | tail -1 | sed 's/.*\] //')"
+        SYNCS_EXPECTED=$((SYNCS_EXPECTED + 1))
+    fi
     [ "$(swan_ike_count)" = 1 ] || fail "strongSwan sent another IKE_SA_INIT"
     if swan_errors >/dev/null; then
         fail "strongSwan logged errors:"
@@ -296,14 +316,43 @@ rekey_both() {
     log "rekeys after failover: $(swan_sas)"
 }
 
+# An IKE SA rekey the gateway starts: its request carries the message ID
+# the RFC 6311 sync agreed on (M2), so strongSwan must accept it.
+gateway_rekey() {  # MEMBER
+    local spis before
+    spis=$(ctl "$1" list-sas --json 2>/dev/null | jq -r '.ike_sas[0].id // empty' 2>/dev/null)
+    [ -n "$spis" ] || { fail "no IKE SA listed on $1"; return; }
+    before=$(swan_sas)
+    ctl "$1" rekey --ike "$spis" >/dev/null 2>&1 || fail "gateway IKE rekey request"
+    sleep 1.5
+    [ "$before" != "$(swan_sas)" ] || fail "the gateway's IKE rekey did not change the SPIs"
+    [ "$(sw cl --list-sas --raw 2>/dev/null | grep -c 'state=ESTABLISHED')" = 1 ] ||
+        fail "strongSwan does not have exactly one IKE SA after the gateway's rekey"
+    ip netns exec "$NS_cl" ping -c 3 -W 2 -I 192.0.2.1 203.0.113.1 >/dev/null 2>&1 ||
+        fail "no traffic after the gateway's rekey"
+    log "gateway-initiated IKE rekey after failover: $(swan_sas)"
+}
+# Exchanges whose message-ID updates the standby never gets (an IKE rekey
+# resets the counters; the Child SA rekey and its Delete after it move them
+# on): the standby lags behind strongSwan by two requests.
+lag_standby() {
+    rekey_both
+    sw cl --rekey --child net >/dev/null 2>&1 || fail "child rekey request"
+    sleep 1.5
+}
+SYNCS_EXPECTED=1
+[ "$RFC6311" = 1 ] && lag_standby
 failover m1 m2
 rekey_both
+[ "$RFC6311" = 1 ] && gateway_rekey m2
 # The dead member comes back, resyncs from the new active and stands by.
 start_member m1
 wait_role m1 standby synced && log "m1 restarted and resynced as standby"
 sleep 1
+[ "$RFC6311" = 1 ] && lag_standby
 failover m2 m1
 rekey_both
+[ "$RFC6311" = 1 ] && gateway_rekey m1
 
 echo
 cat "$LAB/figures" 2>/dev/null
@@ -313,4 +362,4 @@ if [ "$FAILS" != 0 ]; then
     echo "$FAILS failure(s)"
     exit 1
 fi
-echo "PASS: cluster failover ($ROLE_CONTROL role control)"
+echo "PASS: cluster failover ($ROLE_CONTROL role control$([ "$RFC6311" = 1 ] && echo ', message-ID updates withheld, RFC 6311 resync'))"
