@@ -38,7 +38,8 @@ TEST(HostileConfig, NonAsciiOutsideStringsIsAnErrorNotUndefinedBehaviour) {
 // value is not a string to toml++, which went on checking the characters
 // after it (U+FEF7) for whitespace.
 TEST(HostileConfig, AQuoteInsideABareValueOpensNoString) {
-    EXPECT_EQ(error_of("t_file = 2/etc/ikeclu~~'''~~\xef\xbb\xb7" "er/old.\n"),
+    EXPECT_EQ(error_of("t_file = 2/etc/ikeclu~~'''~~\xef\xbb\xb7"
+                       "er/old.\n"),
               "bad.toml:1:29: a non-ASCII character outside a string or comment");
     EXPECT_EQ(error_of("a = x\"\xc3\xa9\"\n"),
               "bad.toml:1:7: a non-ASCII character outside a string or comment");
