@@ -42,6 +42,15 @@ int main(int argc, char** argv) {
     std::string peer_sync = "always";
     app.add_option("--peer-sync", peer_sync, "RFC 6311 after a takeover: always|suspected|never")
         ->check(CLI::IsMember({"always", "suspected", "never"}));
+    std::int64_t jump_ms = 3000;
+    app.add_option("--sync-reorder", cfg.sync_reorder, "sync datagrams held back 1-20 ms (0..1)");
+    app.add_option("--sync-corrupt", cfg.sync_corrupt, "sync datagrams with a bit flipped (0..1)");
+    app.add_option("--clock-jumps", cfg.clock_jumps, "forward jumps of a member's clock per run");
+    app.add_option("--max-jump-ms", jump_ms, "largest clock jump");
+    app.add_option("--storms", cfg.storms, "peer retransmission storms per run");
+    app.add_option("--storm-copies", cfg.storm_copies, "copies each peer resends in a storm");
+    app.add_option("--floods", cfg.floods, "half-open IKE_SA_INIT floods per run");
+    app.add_option("--flood-size", cfg.flood_size, "spoofed IKE_SA_INIT requests per flood");
     CLI11_PARSE(app, argc, argv);
     cfg.peer_sync = peer_sync == "always"      ? sim::SimConfig::PeerSync::ALWAYS
                     : peer_sync == "suspected" ? sim::SimConfig::PeerSync::SUSPECTED
@@ -49,6 +58,7 @@ int main(int argc, char** argv) {
     cfg.duration = std::chrono::duration_cast<Duration>(std::chrono::duration<double>(seconds));
     cfg.partition_length = std::chrono::milliseconds(partition_ms);
     cfg.restart_after = std::chrono::milliseconds(restart_ms);
+    cfg.max_clock_jump = std::chrono::milliseconds(jump_ms);
     // The options of this run, for the replay line of a failing seed.
     std::string options;
     for (int i = 1; i < argc; ++i) {
@@ -67,6 +77,8 @@ int main(int argc, char** argv) {
 
     std::uint64_t failed = 0, takeovers = 0, handshakes = 0, disruptions = 0, retries = 0,
                   syncs = 0;
+    std::uint64_t corrupted = 0, flood = 0;
+    std::size_t max_half_open = 0;
     std::int64_t worst_gap = 0;
     auto t0 = std::chrono::steady_clock::now();
     for (std::uint64_t s = first; s < first + seeds; ++s) {
@@ -78,6 +90,9 @@ int main(int argc, char** argv) {
         retries += r.handshake_retries;
         syncs += r.peer_syncs;
         if (r.max_gap_ms > worst_gap) worst_gap = r.max_gap_ms;
+        corrupted += r.sync_corrupted;
+        flood += r.flood_datagrams;
+        if (r.max_half_open > max_half_open) max_half_open = r.max_half_open;
         for (const auto& line : r.timeline)
             std::printf("%s\n", line.c_str());
         if (!r.ok()) {
@@ -97,5 +112,10 @@ int main(int argc, char** argv) {
         static_cast<unsigned long long>(takeovers), static_cast<unsigned long long>(handshakes),
         static_cast<unsigned long long>(retries), static_cast<unsigned long long>(disruptions),
         static_cast<long long>(worst_gap), static_cast<unsigned long long>(syncs), wall);
+    if (corrupted > 0 || flood > 0)
+        std::printf(
+            "%llu corrupted sync datagrams; %llu flood IKE_SA_INITs, at most %zu half-open\n",
+            static_cast<unsigned long long>(corrupted), static_cast<unsigned long long>(flood),
+            max_half_open);
     return failed == 0 ? 0 : 1;
 }

@@ -9,6 +9,8 @@
 #include <iostream>
 #include <string>
 
+#include "ike/config.h"
+
 namespace ikecluster::sim {
 namespace {
 
@@ -82,6 +84,70 @@ TEST(ClusterSim, SplitBrainNeverReusesASequenceNumber) {
     c.crashes = 0;
     c.partitions = 2;
     run_seeds(c, 2000, env_u64("IKEC_SIM_SEEDS", kDefaultSeeds) / 2 + 1);
+}
+
+// Faults added for the hostile-input work (docs/hostile-input.md): a sync
+// network that reorders and corrupts, peers' retransmission storms, small
+// clock jumps; peers must still notice nothing.
+TEST(ClusterSim, ReorderCorruptionStormsAndSmallClockJumpsAreInvisible) {
+    SimConfig c;
+    c.members = 3;
+    c.peers = 6;
+    c.duration = 90s;
+    c.crashes = 2;
+    c.sync_reorder = 0.1;
+    c.sync_corrupt = 0.01;
+    c.storms = 2;
+    c.clock_jumps = 2;
+    c.max_clock_jump = 90ms;
+    run_seeds(c, 30001, env_u64("IKEC_SIM_SEEDS", kDefaultSeeds) / 5 + 1);
+}
+
+// Clock jumps longer than the dead interval: a standby takes over from a
+// live active; the safety invariants hold.
+TEST(ClusterSim, LongClockJumpsKeepOneActivePerEpoch) {
+    SimConfig c;
+    c.members = 2;
+    c.peers = 6;
+    c.duration = 90s;
+    c.crashes = 1;
+    c.clock_jumps = 3;
+    c.max_clock_jump = 3s;
+    run_seeds(c, 40001, env_u64("IKEC_SIM_SEEDS", kDefaultSeeds) / 5 + 1);
+}
+
+// RFC 7296 §2.6: a flood of spoofed IKE_SA_INIT requests ten times the
+// cookie threshold leaves the active holding at most threshold + 1
+// half-open SAs, and they are gone after the half-open timeout.
+TEST(ClusterSim, HalfOpenFloodBeyondTheCookieThresholdStaysBounded) {
+    SimConfig c;
+    c.peers = 6;
+    c.duration = 90s;
+    c.crashes = 1;
+    c.floods = 1;
+    c.flood_size = 1000;
+    for (std::uint64_t s = 50001; s < 50004; ++s) {
+        c.seed = s;
+        SimResult r = run_cluster_sim(c);
+        for (const auto& v : r.violations)
+            ADD_FAILURE() << v;
+        EXPECT_EQ(r.flood_datagrams, 1000u);
+        EXPECT_GT(r.max_half_open, 0u);
+        EXPECT_LE(r.max_half_open, ike::EngineConfig{}.cookie_threshold + 1);
+    }
+}
+
+TEST(ClusterSim, CorruptedSyncDatagramsAreCountedAndRejected) {
+    SimConfig c;
+    c.peers = 4;
+    c.duration = 40s;
+    c.crashes = 1;
+    c.sync_corrupt = 0.05;
+    c.seed = 60001;
+    SimResult r = run_cluster_sim(c);
+    for (const auto& v : r.violations)
+        ADD_FAILURE() << v;
+    EXPECT_GT(r.sync_corrupted, 50u);
 }
 
 TEST(ClusterSim, SameSeedSameRun) {

@@ -7,6 +7,7 @@
 #include <charconv>
 #include <cstdlib>
 #include <fstream>
+#include <optional>
 #include <set>
 #include <sstream>
 
@@ -758,8 +759,109 @@ Result<Duration> parse_duration(std::string_view text) {
 
 namespace {
 
+// toml++ 3.3's is_non_ascii_horizontal_whitespace() reaches
+// __builtin_unreachable() for most code points in U+00A1-U+0499,
+// U+2F6E-U+3367 and U+FC.. (undefined behaviour, found by fuzz/fuzz_config),
+// and its lexer asks that question of any non-ASCII character outside a
+// string or comment, and of one after a backslash in a multi-line basic
+// string. TOML 1.0 allows non-ASCII characters only inside strings and
+// comments, so refusing those places first changes no valid file's meaning
+// and keeps the library off the broken path. A quote opens a string only
+// where TOML lets one start (after whitespace, = [ { , . or at a line's
+// start): toml++ reads a quote inside a malformed bare value as part of
+// that value, checking each character after it too. Returns
+// "line:column: what".
+std::optional<std::string> unsafe_for_toml_parser(std::string_view t) {
+    enum class In { CODE, COMMENT, BASIC, LITERAL, ML_BASIC, ML_LITERAL } in = In::CODE;
+    std::size_t line = 1, line_start = 0;
+    auto at = [&](std::size_t i, const char* what) {
+        return std::to_string(line) + ":" + std::to_string(i - line_start + 1) + ": " + what;
+    };
+    auto starts = [&](std::size_t i, std::string_view s) { return t.substr(i, s.size()) == s; };
+    auto non_ascii = [&](std::size_t i) { return i < t.size() && (t[i] & 0x80); };
+    std::size_t i = starts(0, "\xEF\xBB\xBF") ? 3 : 0;  // a UTF-8 byte order mark
+    for (; i < t.size(); ++i) {
+        const char c = t[i];
+        if (c == '\n') {
+            ++line;
+            line_start = i + 1;
+            if (in == In::COMMENT || in == In::BASIC || in == In::LITERAL) in = In::CODE;
+            continue;
+        }
+        switch (in) {
+            case In::CODE: {
+                if (non_ascii(i)) return at(i, "a non-ASCII character outside a string or comment");
+                const bool token_start =
+                    i == line_start ||
+                    std::string_view(" \t=[{,.").find(t[i - 1]) != std::string_view::npos;
+                if (c == '#') {
+                    in = In::COMMENT;
+                } else if (!token_start) {
+                    // a quote inside a bare token: not a string
+                } else if (starts(i, "\"\"\"")) {
+                    in = In::ML_BASIC;
+                    i += 2;
+                } else if (c == '"') {
+                    in = In::BASIC;
+                } else if (starts(i, "'''")) {
+                    in = In::ML_LITERAL;
+                    i += 2;
+                } else if (c == '\'') {
+                    in = In::LITERAL;
+                }
+                break;
+            }
+            case In::COMMENT:
+                break;
+            case In::BASIC:
+                if (c == '\\' && i + 1 < t.size() && t[i + 1] != '\n') {
+                    ++i;
+                } else if (c == '"') {
+                    in = In::CODE;
+                }
+                break;
+            case In::LITERAL:
+                if (c == '\'') in = In::CODE;
+                break;
+            case In::ML_BASIC:
+                if (c == '\\') {
+                    std::size_t j = i + 1;
+                    // A line-ending backslash trims every whitespace line after it.
+                    while (j < t.size() &&
+                           (t[j] == ' ' || t[j] == '\t' || t[j] == '\r' || t[j] == '\n')) {
+                        if (t[j] == '\n') {
+                            ++line;
+                            line_start = j + 1;
+                        }
+                        ++j;
+                    }
+                    if (non_ascii(j))
+                        return at(j,
+                                  "a non-ASCII character after a backslash in a multi-line string");
+                    i = (j == i + 1) ? j : j - 1;  // skip the escaped character or the whitespace
+                } else if (starts(i, "\"\"\"")) {
+                    in = In::CODE;
+                    i += 2;
+                    while (i + 1 < t.size() && t[i + 1] == '"')
+                        ++i;  // up to two quotes may end the content (TOML 1.0)
+                }
+                break;
+            case In::ML_LITERAL:
+                if (starts(i, "'''")) {
+                    in = In::CODE;
+                    i += 2;
+                    while (i + 1 < t.size() && t[i + 1] == '\'')
+                        ++i;
+                }
+                break;
+        }
+    }
+    return std::nullopt;
+}
+
 Result<DaemonConfig> parse_with(std::string_view text, std::string_view source,
                                 const SecretFileReader* read) {
+    if (auto bad = unsafe_for_toml_parser(text)) return Error{0, std::string(source) + ":" + *bad};
     toml::parse_result r = toml::parse(text, source);
     if (!r) {
         const auto& e = r.error();

@@ -17,7 +17,9 @@
 #include "crypto/random.h"
 #include "esp/esp_sa.h"
 #include "ike/engine.h"
+#include "ike/negotiate.h"
 #include "wire/header.h"
+#include "wire/message.h"
 
 namespace ikecluster::sim {
 
@@ -65,6 +67,9 @@ struct Member {
     std::map<std::uint32_t, DpChild> dp;  // by spi_in
     // IKE datagrams held until the standbys have the state they reveal.
     std::deque<std::pair<ClusterNode::Ticket, ike::SendDatagram>> held;
+    // How far this host's monotonic clock is ahead of the simulation's
+    // (clock jumps); it survives a restart, like the host's clock.
+    Duration clock_skew{0};
 };
 
 struct Peer {
@@ -79,6 +84,7 @@ struct Peer {
     Time last_ike_rekey{};
     std::uint64_t seen_retransmits = 0;
     ike::IkeSpis newest;
+    std::optional<ike::SendDatagram> last_ike;  // for retransmission storms
 };
 
 class Sim {
@@ -139,6 +145,9 @@ class Sim {
         }
     };
 
+    // A member's own clock (clock jumps move it ahead of the others').
+    Time mnow(const Member& m) const { return now_ + m.clock_skew; }
+
     void at(Time t, std::function<void()> fn) { events_.push(Ev{t, next_order_++, std::move(fn)}); }
     bool chance(double p) { return p > 0 && double(net_.u32()) / 4294967296.0 < p; }
     Duration jitter(Duration max) {
@@ -157,9 +166,18 @@ class Sim {
     // lose the epoch contest (the cure is RFC 6311, issue 6), so there these
     // count as disruptions; the safety invariants stay violations.
     void peer_problem(const std::string& s) {
-        if (cfg_.partitions == 0) return violation(s);
+        if (!peers_may_notice()) return violation(s);
         ++res_.peer_disruptions;
         log("peer disruption: " + s);
+    }
+
+    // Split brain is possible: a partition, or a clock jump long enough
+    // for a standby to miss a live active's heartbeats (one interval short
+    // of the dead interval is enough, with the next heartbeat in flight).
+    bool peers_may_notice() const {
+        if (cfg_.partitions > 0) return true;
+        const auto& ms = cluster::NodeConfig{}.membership;
+        return cfg_.clock_jumps > 0 && cfg_.max_clock_jump >= ms.heartbeat;
     }
 
     void violation(const std::string& s) {
@@ -249,7 +267,7 @@ class Sim {
             mix(cfg_.seed, 100 * m.id + std::uint64_t(m.generation)));
         m.spis = std::make_unique<cluster::MemberSpiAllocator>(*m.rng, m.id - 1u);
         m.engine = std::make_unique<ike::Engine>(member_cfg_, *m.rng, m.spis.get());
-        auto node = ClusterNode::create(node_config(m), *m.rng, now_);
+        auto node = ClusterNode::create(node_config(m), *m.rng, mnow(m));
         if (!node) {
             violation("node create failed: " + node.error().what);
             return;
@@ -364,6 +382,93 @@ class Sim {
                 log("sync network healed");
             });
         }
+        auto when = [&] {
+            return Time{} + 10s +
+                   Duration(Duration::rep(net_.u64() % std::uint64_t(window.count())));
+        };
+        for (int j = 0; j < cfg_.clock_jumps; ++j) {
+            const std::uint64_t pick = net_.u64();
+            const Duration by = 1ms + jitter(cfg_.max_clock_jump);
+            at(when(), [this, pick, by] {
+                Member& m = members_[pick % members_.size()];
+                m.clock_skew += by;
+                log("member " + std::to_string(m.id) + "'s clock jumps ahead by " +
+                    std::to_string(by.count() / 1000000) + " ms");
+            });
+        }
+        for (int j = 0; j < cfg_.storms; ++j) {
+            at(when(), [this] {
+                log("peers' retransmission storm");
+                for (Peer& p : peers_) {
+                    if (!p.last_ike) continue;
+                    for (int c = 0; c < cfg_.storm_copies; ++c)
+                        at(now_ + jitter(5ms), [this, d = *p.last_ike] { to_cluster(d); });
+                }
+            });
+        }
+        for (int j = 0; j < cfg_.floods; ++j) {
+            const Time t = when();
+            const std::size_t threshold = member_cfg_.cookie_threshold;
+            at(t, [this, threshold] { log("half-open flood starts"); });
+            for (int k = 0; k < cfg_.flood_size; ++k) {
+                at(t + Duration(1s) * k / std::max(1, cfg_.flood_size),
+                   [this, k, threshold] { flood_one(k, threshold); });
+            }
+            // The flood's half-open SAs are gone once they time out
+            // (half_open_timeout, 30 s by default), if the run lasts that long.
+            const Time check = t + 1s + member_cfg_.half_open_timeout + 2s;
+            if (check >= Time{} + cfg_.duration) continue;
+            at(check, [this] {
+                if (Member* m = holder()) {
+                    const std::size_t left = m->engine->half_open_count();
+                    if (left > connecting_peers())
+                        violation(
+                            std::to_string(left) +
+                            " half-open IKE SAs outlived the half-open timeout after a flood");
+                }
+            });
+        }
+    }
+
+    std::size_t connecting_peers() const {
+        std::size_t n = 0;
+        for (const Peer& p : peers_)
+            n += p.engine->established().empty() ? 1 : 0;
+        return n;
+    }
+
+    // One spoofed IKE_SA_INIT request of a half-open flood: a fresh source
+    // address (198.18.0.0/15, RFC 2544) and SPI each time, a valid offer
+    // and key share, and the attacker never answers a COOKIE.
+    void flood_one(int k, std::size_t threshold) {
+        Member* m = holder();
+        if (!m) return;
+        wire::Message req;
+        req.header.spi_i = net_.u64() | 1;
+        req.header.exchange = std::uint8_t(ExchangeType::IKE_SA_INIT);
+        req.header.flags = wire::kFlagInitiator;
+        req.payloads.push_back(
+            wire::make_payload(wire::PayloadType::SA,
+                               ike::make_sa_payload(member_cfg_.connections[0].ike_proposals, {})));
+        req.payloads.push_back(
+            wire::make_payload(wire::PayloadType::KE,
+                               wire::KePayload{std::uint16_t(DhId::CURVE25519), net_.bytes(32)}));
+        req.payloads.push_back(
+            wire::make_payload(wire::PayloadType::NONCE, wire::NoncePayload{net_.bytes(32)}));
+        const IpAddress from =
+            *IpAddress::parse("198." + std::to_string(18 + (k >> 16 & 1)) + "." +
+                              std::to_string(k >> 8 & 0xff) + "." + std::to_string(k & 0xff));
+        ++res_.flood_datagrams;
+        m->engine->receive(mnow(*m), Endpoint{kVip, 500}, Endpoint{from, 500},
+                           wire::encode_message(req));
+        drain_member(*m);
+        const std::size_t half_open = m->engine->half_open_count();
+        res_.max_half_open = std::max(res_.max_half_open, half_open);
+        // §2.6: above the threshold the responder keeps no state for an
+        // IKE_SA_INIT without a valid cookie.
+        if (half_open > threshold + 1 && half_open > threshold + 1 + connecting_peers())
+            violation("half-open flood: the active holds " + std::to_string(half_open) +
+                      " half-open IKE SAs (cookie threshold " + std::to_string(threshold) + ")");
     }
 
     // ---- the network -------------------------------------------------------
@@ -382,7 +487,7 @@ class Sim {
             Member* m = holder();
             if (!m) return;
             auto before = m->engine->stats().dropped;
-            m->engine->receive(now_, d.remote, d.local, d.data);
+            m->engine->receive(mnow(*m), d.remote, d.local, d.data);
             if (cfg_.timeline && m->engine->stats().dropped != before) {
                 std::string why;
                 if (auto h = wire::decode_header(d.data)) {
@@ -428,10 +533,19 @@ class Sim {
         int copies = chance(cfg_.sync_duplicate) ? 2 : 1;
         for (int c = 0; c < copies; ++c) {
             int gen = members_[to - 1].generation;
-            at(now_ + cfg_.sync_delay + jitter(cfg_.sync_jitter), [this, from, to, dg, gen] {
+            Duration delay = cfg_.sync_delay + jitter(cfg_.sync_jitter);
+            if (chance(cfg_.sync_reorder)) delay += 1ms + jitter(19ms);
+            Bytes copy = dg;
+            if (!copy.empty() && chance(cfg_.sync_corrupt)) {
+                // Anywhere: the header, the counter, the ciphertext or the tag.
+                std::uint64_t bit = net_.u64() % (copy.size() * 8);
+                copy[bit / 8] ^= std::uint8_t(1u << (bit % 8));
+                ++res_.sync_corrupted;
+            }
+            at(now_ + delay, [this, from, to, dg = std::move(copy), gen] {
                 Member& m = members_[to - 1];
                 if (!m.up || m.generation != gen) return;
-                m.node->receive(now_, from, dg);
+                m.node->receive(mnow(m), from, dg);
                 drain_member(m);
             });
         }
@@ -489,7 +603,7 @@ class Sim {
                 } else if (auto* r = std::get_if<ike::RemoveChildSa>(&o)) {
                     m.dp.erase(r->spi_in);
                 } else if (auto* e = std::get_if<ike::Event>(&o)) {
-                    m.node->on_engine_event(now_, *e);
+                    m.node->on_engine_event(mnow(m), *e);
                 } else if (auto* a = std::get_if<ike::AdjustChildCounters>(&o)) {
                     dp_adjust(m.dp, *a);
                 }
@@ -505,7 +619,7 @@ class Sim {
                     takeover(m, *t);
                 } else if (auto* sp = std::get_if<cluster::SyncPeers>(&a)) {
                     for (const auto& spis : sp->sas)
-                        (void)m.engine->sync_with_peer(now_, spis, sp->request);
+                        (void)m.engine->sync_with_peer(mnow(m), spis, sp->request);
                 } else if (auto* r = std::get_if<cluster::Reassert>(&a)) {
                     log("member " + std::to_string(m.id) +
                         " reasserts the address against member " + std::to_string(r->rival));
@@ -519,15 +633,15 @@ class Sim {
                                 std::to_string(d.out->next_seq()));
                         }
                     }
-                    m.node->on_checkpoints(now_, checkpoints(m));
+                    m.node->on_checkpoints(mnow(m), checkpoints(m));
                     m.engine->forget_all();
                     m.held.clear();
                     if (vip_holder_ == m.id) vip_holder_ = 0;
                 }
             }
             if (m.node->take_checkpoint_due()) {
-                m.node->on_checkpoints(now_, checkpoints(m));
-                m.node->on_cookie_secrets(now_, m.engine->cookie_secrets());
+                m.node->on_checkpoints(mnow(m), checkpoints(m));
+                m.node->on_cookie_secrets(mnow(m), m.engine->cookie_secrets());
             }
             for (auto& og : m.node->take_datagrams()) {
                 any = true;
@@ -580,7 +694,7 @@ class Sim {
         std::set<ike::IkeSpis> imported;
         for (std::size_t i = 0; i < t.sas.size(); ++i) {
             const auto& sa = t.sas[i];
-            Status st = m.engine->import_ike_sa(now_, sa, t.counters[i],
+            Status st = m.engine->import_ike_sa(mnow(m), sa, t.counters[i],
                                                 i < t.peer_sync.size() && t.peer_sync[i]);
             if (!st) {
                 violation("import of an IKE SA failed: " + st.error().what);
@@ -607,6 +721,7 @@ class Sim {
     void drain_peer(Peer& p) {
         for (auto& o : p.engine->take_outputs()) {
             if (auto* d = std::get_if<ike::SendDatagram>(&o)) {
+                if (cfg_.storms > 0) p.last_ike = *d;
                 to_cluster(*d);
             } else if (auto* c = std::get_if<ike::InstallChildSa>(&o)) {
                 if (cfg_.timeline) {
@@ -732,8 +847,9 @@ class Sim {
     void tick() {
         for (Member& m : members_) {
             if (!m.up) continue;
-            if (m.engine->next_deadline() <= now_) m.engine->on_timer(now_);
-            if (m.node->next_deadline() <= now_) m.node->on_timer(now_);
+            const Time t = mnow(m);
+            if (m.engine->next_deadline() <= t) m.engine->on_timer(t);
+            if (m.node->next_deadline() <= t) m.node->on_timer(t);
             drain_member(m);
         }
         for (Peer& p : peers_) {

@@ -22,8 +22,13 @@
 //   - peers never see the cluster fail: no peer IKE SA is deleted for a
 //     dead peer or a failed exchange, no peer starts a second IKE_SA_INIT,
 //     and at the end of the run traffic flows both ways on every SA;
-//   - at the end exactly one member is active and it holds every peer's SA.
-// With sync-network partitions (split brain) only the safety invariants
+//   - at the end exactly one member is active and it holds every peer's SA;
+//   - under a half-open flood the active holds at most cookie_threshold + 1
+//     half-open SAs besides those of real peers still connecting, and none
+//     of the flood's once the half-open timeout has passed.
+// With sync-network partitions or clock jumps of a heartbeat interval or
+// more (a standby whose clock leaps may miss a live active's heartbeats and
+// take over: split brain for a moment) only the safety invariants
 // (sequence numbers, one active per epoch, one active at the end) are
 // violations; what peers notice is counted in peer_disruptions, since the
 // losing side of a split brain may have served them (RFC 6311 is the cure).
@@ -59,6 +64,23 @@ struct SimConfig {
     Duration child_rekey = std::chrono::seconds(25);
     Duration ike_rekey = std::chrono::seconds(50);
     Duration traffic_interval = std::chrono::milliseconds(100);
+    // More faults (all off by default; docs/ha.md). On the sync network:
+    double sync_reorder = 0.0;  // a datagram is held back 1-20 ms, behind later ones
+    double sync_corrupt = 0.0;  // a datagram arrives with one bit flipped
+    // A member's monotonic clock jumps forward by up to max_clock_jump (a
+    // VM paused and resumed, a stalled process): the member sees time leap
+    // while the others do not.
+    int clock_jumps = 0;
+    Duration max_clock_jump = std::chrono::seconds(3);
+    // Retransmission storms: every peer resends its last IKE datagram
+    // storm_copies times within a few milliseconds.
+    int storms = 0;
+    int storm_copies = 10;
+    // Half-open floods: flood_size IKE_SA_INIT requests from spoofed
+    // addresses within one second, far beyond the cookie threshold; the
+    // active member's half-open SAs must stay bounded (RFC 7296 §2.6).
+    int floods = 0;
+    int flood_size = 1000;
     bool timeline = false;  // record a human-readable timeline
     // Missing sync (RFC 6027 §3.6): the active never replicates message-ID
     // updates, so a member that takes over lags behind every peer; and how
@@ -85,6 +107,9 @@ struct SimResult {
     std::int64_t max_gap_ms = 0;
     // RFC 6311 message-ID syncs the peers answered.
     std::uint64_t peer_syncs = 0;
+    std::uint64_t sync_corrupted = 0;   // datagrams delivered with a flipped bit
+    std::uint64_t flood_datagrams = 0;  // spoofed IKE_SA_INIT requests sent
+    std::size_t max_half_open = 0;      // most half-open SAs the active held in a flood
     bool ok() const { return violations.empty(); }
 };
 
