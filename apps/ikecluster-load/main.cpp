@@ -208,9 +208,14 @@ int main(int argc, char** argv) {
         const IpAddress& a = (*gen)->socket_address(s);
         int fd =
             socket(a.is_v4() ? AF_INET : AF_INET6, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+        // Room for a burst of responses: the generator must not be where
+        // datagrams are lost. The FORCE variants pass net.core.rmem_max
+        // when we may (root); otherwise the capped size has to do.
         int big = 4 << 20;
-        setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &big, sizeof big);
-        setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &big, sizeof big);
+        if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &big, sizeof big) < 0)
+            setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &big, sizeof big);
+        if (setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &big, sizeof big) < 0)
+            setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &big, sizeof big);
         sockaddr_storage ss;
         socklen_t len = to_sockaddr(Endpoint{a, 0}, ss);
         if (fd < 0 || bind(fd, reinterpret_cast<sockaddr*>(&ss), len) < 0) {
