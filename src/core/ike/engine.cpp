@@ -496,6 +496,46 @@ Status Engine::forget(const IkeSpis& spis) {
     return Error{0, "no IKE SA with those SPIs"};
 }
 
+// ---- RFC 7296 §2.21.4: unknown IKE SPIs --------------------------------------------
+
+void Engine::answer_unknown_ike_spi(Time now, const Endpoint& local, const Endpoint& remote,
+                                    const wire::Header& h) {
+    // Bounded: a spoofed flood makes us send at most this many small,
+    // unamplified answers a second.
+    constexpr int kPerSecond = 1000;
+    if (now - invalid_ike_spi_window_ >= 1s) {
+        invalid_ike_spi_window_ = now;
+        invalid_ike_spi_sent_ = 0;
+    }
+    if (++invalid_ike_spi_sent_ > kPerSecond) return;
+    // Same SPIs and Message ID, response flag, not protected (§2.21.4); we
+    // answer as the other role of the exchange.
+    Message m = plain_message(IkeSpis{h.spi_i, h.spi_r}, !h.from_initiator(), true,
+                              ExchangeType::INFORMATIONAL, h.message_id);
+    m.payloads.push_back(wire::notify(NotifyType::INVALID_IKE_SPI));
+    Bytes data = wire::encode_message(m);
+    if (local.port == kNattPort) data = wire::with_non_esp_marker(data);
+    emit(SendDatagram{local, remote, std::move(data)});
+    ++stats_.invalid_ike_spi_sent;
+}
+
+bool Engine::on_invalid_ike_spi_hint(Time now, Sa& sa, BytesView dgram) {
+    // §2.21.4: an unprotected INVALID_IKE_SPI answering our request. It
+    // may be forged, so it MUST NOT change the SA; it is a hint to check
+    // liveness. Our outstanding request is that check: retransmit it soon
+    // and only twice more, so an SA the peer really lost (a cluster member
+    // took over without it) goes within seconds instead of minutes, while
+    // a live peer answers and nothing happens.
+    auto m = wire::decode_message(dgram);
+    if (!m || m->payloads.empty()) return false;
+    const auto* n = m->payloads.front().as<wire::NotifyPayload>();
+    if (!n || n->type != std::uint16_t(NotifyType::INVALID_IKE_SPI)) return false;
+    ++stats_.invalid_ike_spi_hints;
+    sa.rt.hurry(now, 2, 1s);
+    touch(sa);
+    return true;
+}
+
 // ---- receiving --------------------------------------------------------------------
 
 void Engine::receive(Time now, const Endpoint& local, const Endpoint& remote, BytesView dgram) {
@@ -522,7 +562,18 @@ void Engine::receive(Time now, const Endpoint& local, const Endpoint& remote, By
     // initiator (I flag set), the initiator SPI otherwise (§3.1).
     std::uint64_t ours = h->from_initiator() ? h->spi_r : h->spi_i;
     auto it = sas_.find(ours);
-    if (it == sas_.end()) return drop();
+    if (it == sas_.end()) {
+        // §2.21.4: a request on an IKE SA we do not know (we restarted, or
+        // took over without it) may get an unprotected INVALID_IKE_SPI so
+        // the peer can start over soon; a response never gets an answer.
+        // Only when neither SPI is one of ours (a message with our roles
+        // reflected is not about an SA we lost), and not while this member
+        // is not serving (set_unknown_spi_answers).
+        if (!h->is_response() && unknown_spi_answers_ && h->spi_r != 0 && !sas_.count(h->spi_i) &&
+            !sas_.count(h->spi_r))
+            answer_unknown_ike_spi(now, local, remote, *h);
+        return drop();
+    }
     Sa& sa = *it->second;
     if (h->from_initiator() == sa.st.initiator) return drop();  // our own role reflected back
     touch(sa);
@@ -541,7 +592,10 @@ void Engine::receive(Time now, const Endpoint& local, const Endpoint& remote, By
         auto m = wire::decode_message(dgram);
         if (!m) return drop();
         auto inner = open_message(sa, dgram, *m);
-        if (!inner) return drop();  // forged or corrupted: keep waiting (§2.21.2)
+        if (!inner) {
+            if (on_invalid_ike_spi_hint(now, sa, dgram)) return;
+            return drop();  // forged or corrupted: keep waiting (§2.21.2)
+        }
         sa.last_inbound = now;
         on_response(now, sa, *m, std::move(*inner));
         return;

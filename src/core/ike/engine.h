@@ -136,6 +136,10 @@ struct EngineStats {
     std::uint64_t peer_syncs_answered = 0;   // as the peer: syncs we applied and answered
     std::uint64_t peer_syncs_dropped = 0;    // stale, not negotiated, malformed, bad nonce
     std::uint64_t replay_syncs_applied = 0;  // as the peer: deltas added to our counters
+    // RFC 7296 §2.21.4
+    std::uint64_t invalid_ike_spi_sent = 0;   // answers to requests on unknown IKE SPIs
+    std::uint64_t invalid_ike_spi_hints = 0;  // such answers received for our SAs
+    std::uint64_t children_recreated = 0;     // after INVALID_SPI took a child we want
 };
 
 class Engine {
@@ -225,6 +229,13 @@ class Engine {
 
     std::vector<Output> take_outputs();
 
+    // RFC 7296 §2.21.4: answer requests on IKE SPIs we do not know with an
+    // unprotected INVALID_IKE_SPI (on by default). A cluster member that is
+    // not active turns it off: a peer whose traffic still reaches it (a
+    // stale ARP cache, a split brain) must not be told its SA is gone when
+    // the active member has it.
+    void set_unknown_spi_answers(bool on) { unknown_spi_answers_ = on; }
+
     std::size_t ike_sa_count() const;
     std::size_t half_open_count() const;
     // The replicable state of an established IKE SA, or nullptr.
@@ -290,6 +301,8 @@ class Engine {
     void apply_replay_sync(Sa& sa, const std::vector<wire::Payload>& inner);
     void raise_inbound_floors(Sa& sa, std::uint64_t delta);
     bool accepts_forward_jump(const Sa& sa, std::uint32_t id) const;
+    // After INVALID_SPI took a child: a new one if we want it up.
+    void recreate_if_wanted(Sa& sa, const std::string& child_config, std::uint32_t gone);
     void queue(Sa& sa, Task t, bool front = false);
     Status submit(Time now, Sa& sa, Task t);
     void start_next(Time now, Sa& sa);
@@ -337,6 +350,12 @@ class Engine {
     std::unique_ptr<CookieJar> cookies_;
     Time invalid_spi_window_{};
     int invalid_spi_scans_ = 0;
+    bool unknown_spi_answers_ = true;
+    Time invalid_ike_spi_window_{};
+    int invalid_ike_spi_sent_ = 0;
+    void answer_unknown_ike_spi(Time now, const Endpoint& local, const Endpoint& remote,
+                                const wire::Header& h);
+    bool on_invalid_ike_spi_hint(Time now, Sa& sa, BytesView dgram);
 };
 
 }  // namespace ikecluster::ike

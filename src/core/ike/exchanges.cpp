@@ -521,8 +521,11 @@ bool Engine::on_informational_request(Time now, Sa& sa, const std::vector<Payloa
             // The peer got ESP from us on an SA it does not have: ours is
             // useless, delete it properly.
             if (auto spi = wire::parse_invalid_spi(*n)) {
-                if (ChildSaState* c = sa.child_by_out(*spi))
+                if (ChildSaState* c = sa.child_by_out(*spi)) {
+                    const std::string name = c->config_name;
                     queue(sa, Task{TaskKind::DELETE_CHILD, c->spi_in}, true);
+                    recreate_if_wanted(sa, name, c->spi_in);
+                }
             }
         }
         // Other notifies in a request are informational; unknown status
@@ -537,6 +540,20 @@ bool Engine::on_informational_request(Time now, Sa& sa, const std::vector<Payloa
     }
     (void)now;
     return delete_ike;
+}
+
+void Engine::recreate_if_wanted(Sa& sa, const std::string& name, std::uint32_t gone) {
+    // The peer has no such SA (it restarted, or a cluster member took over
+    // without the rekey that made it). The side that wants the tunnel up
+    // (start_action = start: the one that brought it up in the first place)
+    // negotiates a new one, unless another child of that config is left.
+    const ChildConfig* cc = child_config(*sa.conn, name);
+    if (!cc || cc->start_action != StartAction::START || sa.rekeyed || sa.deleting_ike) return;
+    for (const ChildSaState& c : sa.st.children) {
+        if (c.config_name == name && c.spi_in != gone && !sa.is_deleting(c.spi_in)) return;
+    }
+    ++stats_.children_recreated;
+    queue(sa, Task{TaskKind::CREATE_CHILD, 0, cc});
 }
 
 // ---- responses to our requests ----------------------------------------------------
@@ -611,8 +628,13 @@ void Engine::on_create_child_response(Time now, Sa& sa, Inflight& fl,
                 if (!theirs) retry_later(now, sa, fl.task);
                 return;
             case NotifyType::CHILD_SA_NOT_FOUND:
-                // The peer has no such SA: ours is dead weight.
-                if (rekey && sa.child_by_in(old_in)) remove_child(sa, old_in);
+                // The peer has no such SA (a cluster member took over
+                // without it): ours is dead weight; a new one if we want it.
+                if (rekey && sa.child_by_in(old_in)) {
+                    const std::string name = sa.child_by_in(old_in)->config_name;
+                    remove_child(sa, old_in);
+                    recreate_if_wanted(sa, name, old_in);
+                }
                 return;
             default:
                 // NO_PROPOSAL_CHOSEN, TS_UNACCEPTABLE, ...: the old SA (if

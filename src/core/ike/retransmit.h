@@ -38,6 +38,13 @@ class Retransmitter {
     // capped at max_timeout.
     Duration timeout_for(int n) const;
 
+    // A hint that the peer may have lost the SA (an unprotected
+    // INVALID_IKE_SPI, RFC 7296 §2.21.4): at most `more` retransmissions
+    // remain, `timeout` apart, so an SA whose peer really forgot it goes
+    // within about (more + 1) * timeout, while a peer that is alive still
+    // answers one of them. Never lengthens the schedule.
+    void hurry(Time now, int more, Duration timeout);
+
   private:
     const RetransmitConfig* cfg_;
     bool active_ = false;
@@ -45,6 +52,7 @@ class Retransmitter {
     std::vector<Bytes> datagrams_;
     int sent_ = 0;
     Time deadline_ = Time::max();
+    Duration hurried_{0};  // fixed timeout after hurry(); 0 = the normal schedule
 };
 
 }  // namespace ikecluster::ike

@@ -66,6 +66,8 @@ Status Daemon::start() {
         };
         h.cookie_secrets = [this] { return engine_->cookie_secrets(); };
         h.acked = [this] { release_held(); };
+        // Not active yet: unknown IKE SPIs are not ours to answer for.
+        engine_->set_unknown_spi_answers(false);
         cluster_ = std::make_unique<ClusterShell>(io_, log_, *cfg.cluster, rng_, std::move(h));
         dispatch_.set_observer([this](const ike::Event& e) { cluster_->on_engine_event(e); });
         if (auto st = cluster_->start(); !st) return st;
@@ -183,6 +185,7 @@ void Daemon::release_held() {
 void Daemon::takeover(const cluster::Takeover& t) {
     Time n = now();
     if (t.cookies) (void)engine_->import_cookie_secrets(*t.cookies);
+    engine_->set_unknown_spi_answers(true);
     std::size_t failed = 0;
     for (std::size_t i = 0; i < t.sas.size(); ++i) {
         const auto& sa = t.sas[i];
@@ -237,6 +240,7 @@ void Daemon::stepdown(const cluster::Stepdown&) {
     }
     cluster_->node().on_checkpoints(now(), cps);
     engine_->forget_all();
+    engine_->set_unknown_spi_answers(false);
     held_.clear();
     pump();
 }

@@ -231,6 +231,9 @@ class Sim {
             ch.remote_ts = *ike::parse_ts_list("172.16.0.0/16");
             ch.esp_proposals = esp_props;
             ch.lifetimes = {cfg_.child_rekey, cfg_.child_rekey * 2, cfg_.child_rekey / 5};
+            // A client wants its tunnel up: a child the cluster lost is
+            // negotiated again (Engine: INVALID_SPI, CHILD_SA_NOT_FOUND).
+            ch.start_action = ike::StartAction::START;
             c.children.push_back(ch);
             pc.connections.push_back(c);
             // The peers give up on a silent gateway after about 20 s.
@@ -267,6 +270,7 @@ class Sim {
             mix(cfg_.seed, 100 * m.id + std::uint64_t(m.generation)));
         m.spis = std::make_unique<cluster::MemberSpiAllocator>(*m.rng, m.id - 1u);
         m.engine = std::make_unique<ike::Engine>(member_cfg_, *m.rng, m.spis.get());
+        m.engine->set_unknown_spi_answers(false);  // until it takes over
         auto node = ClusterNode::create(node_config(m), *m.rng, mnow(m));
         if (!node) {
             violation("node create failed: " + node.error().what);
@@ -635,6 +639,7 @@ class Sim {
                     }
                     m.node->on_checkpoints(mnow(m), checkpoints(m));
                     m.engine->forget_all();
+                    m.engine->set_unknown_spi_answers(false);
                     m.held.clear();
                     if (vip_holder_ == m.id) vip_holder_ = 0;
                 }
@@ -682,6 +687,7 @@ class Sim {
             violation("two members active in epoch " + std::to_string(t.epoch));
         }
         if (t.cookies) (void)m.engine->import_cookie_secrets(*t.cookies);
+        m.engine->set_unknown_spi_answers(true);
         if (cfg_.timeline) {
             for (const auto& per_sa : t.counters) {
                 for (const auto& c : per_sa) {
