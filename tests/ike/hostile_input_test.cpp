@@ -166,7 +166,8 @@ TEST(HostileIke, ForgedInformationalMessagesAreDropped) {
     p.resp->receive(p.now, kTo, kFrom, seal_as(st, true, ExchangeType::INFORMATIONAL, 3, {del}));
     p.resp->receive(p.now, kTo, kFrom,
                     seal_as(st, true, ExchangeType::INFORMATIONAL, 0x7fffffff, {del}));
-    // 4. From an unknown IKE SA: nothing (no INVALID_IKE_SPI to a spoofer).
+    // 4. Our responder SPI with another initiator SPI: nothing (not a lost
+    //    SA, so no INVALID_IKE_SPI either).
     plain.header.spi_i ^= 1;
     plain.header.flags = wire::kFlagInitiator;
     p.resp->receive(p.now, kTo, kFrom, wire::encode_message(plain));
