@@ -183,3 +183,64 @@ TEST(HostileIke, ForgedInformationalMessagesAreDropped) {
     p.run();
     EXPECT_TRUE(p.resp->established().empty());
 }
+
+// RFC 7296 §3.10.1: an authentic request in the window whose inner payloads
+// do not parse gets INVALID_SYNTAX (allowed because the Message ID and ICV
+// were valid) and uses its message ID; the SA carries on.
+TEST(HostileIke, AnAuthenticRequestThatDoesNotParseGetsInvalidSyntax) {
+    Pair p;
+    IkeSpis spis = p.establish();
+    const IkeSaState st = p.sa_i();
+    const std::uint32_t id = st.msgids.next_request_out;
+    // seal_as with a raw plaintext: a Notify whose length field (2) is
+    // shorter than the generic header.
+    auto c = crypto::SkCipher::create(st.suite.encr.id, st.suite.encr.key_bits, st.suite.integ,
+                                      st.keys.sk_ei, st.keys.sk_ai);
+    ASSERT_TRUE(c.ok());
+    const Bytes plain{0, 0, 0, 2};
+    std::size_t body = (*c)->sealed_size(plain.size());
+    Bytes msg;
+    Writer w(msg);
+    w.u64(spis.spi_i);
+    w.u64(spis.spi_r);
+    w.u8(std::uint8_t(wire::PayloadType::SK));
+    w.u8(0x20);
+    w.u8(std::uint8_t(ExchangeType::INFORMATIONAL));
+    w.u8(wire::kFlagInitiator);
+    w.u32(id);
+    w.u32(std::uint32_t(wire::kHeaderSize + wire::kGenericHeaderSize + body));
+    w.u8(std::uint8_t(wire::PayloadType::NOTIFY));
+    w.u8(0);
+    w.u16(std::uint16_t(wire::kGenericHeaderSize + body));
+    crypto::DeterministicRandom r(5);
+    w.bytes((*c)->seal(msg, plain, r));
+    p.resp->receive(p.now, Endpoint{kR, 500}, Endpoint{kI, 500}, msg);
+    auto out = Pair::of<SendDatagram>(p.resp->take_outputs());
+    ASSERT_EQ(out.size(), 1u);
+    EXPECT_EQ(p.sa_r().msgids.next_request_in, id + 1);
+    // The answer is the responder's sealed INVALID_SYNTAX: the initiator
+    // state is untouched (it never sent this), and exchanges go on with
+    // the next ID.
+    p.init->receive(p.now, out[0].remote, out[0].local, out[0].data);
+    (void)p.init->take_outputs();
+    auto m = wire::decode_message(out[0].data);
+    ASSERT_TRUE(m.ok());
+    EXPECT_TRUE(m->header.is_response());
+    EXPECT_EQ(m->header.message_id, id);
+    auto rc = crypto::SkCipher::create(st.suite.encr.id, st.suite.encr.key_bits, st.suite.integ,
+                                       st.keys.sk_er, st.keys.sk_ar);
+    ASSERT_TRUE(rc.ok());
+    const auto* sk = m->payloads.back().as<wire::SkPayload>();
+    ASSERT_NE(sk, nullptr);
+    auto off = wire::encrypted_body_offset(out[0].data);
+    ASSERT_TRUE(off.has_value());
+    auto pt = (*rc)->open(BytesView(out[0].data).first(*off), sk->body);
+    ASSERT_TRUE(pt.ok());
+    auto inner = wire::decode_payloads(sk->first_inner, *pt);
+    ASSERT_TRUE(inner.ok());
+    ASSERT_EQ(inner->size(), 1u);
+    const auto* n = (*inner)[0].as<wire::NotifyPayload>();
+    ASSERT_NE(n, nullptr);
+    EXPECT_EQ(n->type, std::uint16_t(wire::NotifyType::INVALID_SYNTAX));
+    EXPECT_EQ(p.resp->established().size(), 1u);
+}

@@ -161,13 +161,16 @@ Bytes seal_message(Engine::Sa& sa, ExchangeType exchange, bool response, std::ui
 
 // Verifies and decrypts; the inner payload chain or an Error (the caller drops
 // the message silently, §2.21.2).
-Result<std::vector<Payload>> open_message(Engine::Sa& sa, BytesView dgram, const Message& m) {
+Result<std::vector<Payload>> open_message(Engine::Sa& sa, BytesView dgram, const Message& m,
+                                          bool* authentic) {
+    if (authentic) *authentic = false;
     if (m.payloads.empty()) return Error{0, "no SK payload"};
     const wire::SkPayload* sk = m.payloads.back().as<wire::SkPayload>();
     auto off = wire::encrypted_body_offset(dgram);
     if (!sk || !off || !sa.in) return Error{0, "no SK payload"};
     auto plain = sa.in->open(dgram.first(*off), sk->body);
     if (!plain) return plain.error();
+    if (authentic) *authentic = true;
     return wire::decode_payloads(sk->first_inner, *plain);
 }
 
@@ -634,7 +637,22 @@ void Engine::receive(Time now, const Endpoint& local, const Endpoint& remote, By
     if (sa.phase != Sa::Phase::ESTABLISHED) return drop();
     auto m = wire::decode_message(dgram);
     if (!m) return drop();
-    auto inner = open_message(sa, dgram, *m);
+    bool authentic = false;
+    auto inner = open_message(sa, dgram, *m, &authentic);
+    if (!inner && authentic && h->message_id == expected) {
+        // Authentic, in the window, but the inner payloads do not parse:
+        // §3.10.1 INVALID_SYNTAX (allowed because the Message ID and ICV
+        // were valid), and the message ID is used (§2.21.2).
+        sa.last_inbound = now;
+        std::vector<Payload> reply{wire::notify(NotifyType::INVALID_SYNTAX)};
+        const std::uint32_t id = h->message_id;
+        sa.st.msgids.next_request_in = id + 1;
+        sa.one_ahead = false;
+        send_response(now, sa, id, seal_message(sa, h->exchange_type(), true, id, reply, rng_));
+        msgids_advanced(sa);
+        start_next(now, sa);
+        return;
+    }
     if (!inner) return drop();
     sa.last_inbound = now;
     on_request(now, sa, dgram, *m, std::move(*inner));

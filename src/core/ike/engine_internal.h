@@ -171,8 +171,10 @@ Bytes seal_message(Engine::Sa& sa, ExchangeType exchange, bool response, std::ui
                    const std::vector<wire::Payload>& inner, crypto::Random& rng);
 // Verifies and decrypts; the inner payload chain or an Error (the caller
 // drops the message silently, §2.21.2).
+// `authentic` (optional) tells whether the ICV verified, so a caller can
+// tell a forgery (drop) from an authentic message that does not parse.
 Result<std::vector<wire::Payload>> open_message(Engine::Sa& sa, BytesView dgram,
-                                                const wire::Message& m);
+                                                const wire::Message& m, bool* authentic = nullptr);
 wire::Message plain_message(const IkeSpis& spis, bool initiator, bool response, ExchangeType ex,
                             std::uint32_t id);
 
