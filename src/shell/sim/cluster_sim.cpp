@@ -413,7 +413,7 @@ class Sim {
         for (int j = 0; j < cfg_.floods; ++j) {
             const Time t = when();
             const std::size_t threshold = member_cfg_.cookie_threshold;
-            at(t, [this, threshold] { log("half-open flood starts"); });
+            at(t, [this] { log("half-open flood starts"); });
             for (int k = 0; k < cfg_.flood_size; ++k) {
                 at(t + Duration(1s) * k / std::max(1, cfg_.flood_size),
                    [this, k, threshold] { flood_one(k, threshold); });
