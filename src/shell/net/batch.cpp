@@ -133,6 +133,12 @@ BatchSocket::~BatchSocket() {
     if (fd_ >= 0) ::close(fd_);
 }
 
+Status BatchSocket::set_mark(std::uint32_t mark) {
+    if (setsockopt(fd_, SOL_SOCKET, SO_MARK, &mark, sizeof mark) < 0)
+        return Error{0, std::string("SO_MARK: ") + std::strerror(errno)};
+    return Ok{};
+}
+
 Result<BatchSocket> BatchSocket::udp(const Endpoint& bind, bool reuse_port, bool freebind) {
     const bool v6 = bind.addr.is_v6();
     int fd = ::socket(v6 ? AF_INET6 : AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);

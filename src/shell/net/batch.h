@@ -60,6 +60,10 @@ class BatchSocket {
 
     int fd() const { return fd_; }
     bool v6() const { return v6_; }
+    // Marks everything this socket sends (SO_MARK, needs CAP_NET_ADMIN), so
+    // policy routing can tell the daemon's own ESP from the traffic it
+    // protects (transport mode routes the peer's address into the TUN).
+    Status set_mark(std::uint32_t mark);
 
     // Receives into ring slots [0, max) (max <= ring.size()); returns how
     // many arrived, 0 when none is waiting.
