@@ -17,6 +17,7 @@
 #include "esp/transport.h"
 #include "net/batch.h"
 #include "net/netlink.h"
+#include "net/offload.h"
 #include "net/prefixes.h"
 #include "net/tun.h"
 #include "policy/spd.h"
@@ -100,6 +101,9 @@ struct DataPlane::Impl {
     bool marked = false;
 
     net::PacketRing rx{kBatch, kBufferSize, kRingHeadroom};
+    // TUN offloads: one large segment (64 KiB plus its vnet header).
+    std::vector<std::uint8_t> gso_buf =
+        std::vector<std::uint8_t>(65535 + 40 + 64 + net::VnetHdr::kSize);
 
     Impl(const DataPlaneConfig& c, IkeHandler h, net::Tun t)
         : cfg(c), on_ike(std::move(h)), tun(std::move(t)) {}
@@ -109,6 +113,7 @@ struct DataPlane::Impl {
 
     void run();
     void from_tun();
+    void seal_and_send(std::size_t got);  // rx slots [0, got) from TUN
     void from_sock(Sock& s);
     void deliver(net::Packet& p);
     Sock* udp_for(const IpAddress& local);
@@ -136,7 +141,7 @@ DataPlane::~DataPlane() {
 }
 
 Result<std::unique_ptr<DataPlane>> DataPlane::start(const DataPlaneConfig& cfg, IkeHandler on_ike) {
-    auto tun = net::Tun::open({cfg.tun_name, 1, false, true});
+    auto tun = net::Tun::open({cfg.tun_name, 1, cfg.offload, true});
     if (!tun) return tun.error();
     auto impl = std::make_unique<Impl>(cfg, std::move(on_ike), std::move(*tun));
     auto nl = net::Netlink::open();
@@ -440,17 +445,64 @@ void DataPlane::Impl::run() {
 }
 
 void DataPlane::Impl::from_tun() {
+    if (!tun.vnet_hdr()) {
+        std::size_t got = 0;
+        for (; got < kBatch; ++got) {
+            rx.reset(got);
+            net::Packet& p = rx[got];
+            auto r = tun.read(std::span<std::uint8_t>(p.data, p.tailroom - esp::kTailroom));
+            if (!r || *r == 0) break;
+            p.len = *r;
+        }
+        seal_and_send(got);
+        return;
+    }
+    // With TSO the stack hands over large TCP segments: read each into
+    // `gso_buf` and cut it into ring slots (what the kernel's GSO would do
+    // for a real device), sending whenever the ring is full.
+    std::size_t got = 0;
+    for (std::size_t reads = 0; reads < kBatch; ++reads) {
+        auto r = tun.read(gso_buf);
+        if (!r || *r == 0) break;
+        if (*r < net::VnetHdr::kSize) {
+            ++st.tun_errors;
+            continue;
+        }
+        const net::VnetHdr h = net::VnetHdr::load(gso_buf.data());
+        std::span<std::uint8_t> pkt(gso_buf.data() + net::VnetHdr::kSize, *r - net::VnetHdr::kSize);
+        auto plan = net::gso_plan(h, pkt);
+        const std::size_t room = rx.buffer_size() - rx.headroom() - esp::kTailroom;
+        if (!plan || plan->max_segment() > room) {
+            ++st.tun_errors;
+            continue;
+        }
+        if (plan->hdr_len == 0 && (h.flags & net::VnetHdr::kNeedsCsum) &&
+            !net::complete_checksum(pkt, h.csum_start, h.csum_offset)) {
+            ++st.tun_errors;
+            continue;
+        }
+        for (std::size_t i = 0; i < plan->segments; ++i) {
+            if (got == kBatch) {
+                seal_and_send(got);
+                got = 0;
+            }
+            rx.reset(got);
+            net::Packet& p = rx[got++];
+            if (plan->hdr_len == 0) {
+                std::memcpy(p.data, pkt.data(), pkt.size());
+                p.len = pkt.size();
+            } else {
+                p.len = net::gso_segment(*plan, pkt, i, std::span<std::uint8_t>(p.data, room));
+            }
+        }
+    }
+    if (got) seal_and_send(got);
+}
+
+void DataPlane::Impl::seal_and_send(std::size_t got) {
     std::array<std::uint32_t, kBatch> udp_slots{}, raw4{}, raw6{};
     std::size_t nu = 0, n4 = 0, n6 = 0;
     Sock* udp_sock = nullptr;
-    std::size_t got = 0;
-    for (; got < kBatch; ++got) {
-        rx.reset(got);
-        net::Packet& p = rx[got];
-        auto r = tun.read(std::span<std::uint8_t>(p.data, p.tailroom - esp::kTailroom));
-        if (!r || *r == 0) break;
-        p.len = *r;
-    }
     st.tun_packets += got;
     for (std::size_t i = 0; i < got; ++i) {
         net::Packet& p = rx[i];
@@ -595,6 +647,17 @@ void DataPlane::Impl::deliver(net::Packet& p) {
     if (!key || !policy::within(e.ts_remote, e.ts_local, *key)) {
         ++st.selector_mismatch;
         return;
+    }
+    if (tun.vnet_hdr()) {
+        // A plain packet: a zero vnet header in front (the ESP header and
+        // the outer headers left room for it), checksums verified as usual.
+        if (std::size_t(packet.data() - (p.data - p.headroom)) < net::VnetHdr::kSize) {
+            ++st.send_errors;
+            return;
+        }
+        packet = std::span<std::uint8_t>(packet.data() - net::VnetHdr::kSize,
+                                         packet.size() + net::VnetHdr::kSize);
+        std::memset(packet.data(), 0, net::VnetHdr::kSize);
     }
     if (!tun.write(packet)) {
         ++st.send_errors;

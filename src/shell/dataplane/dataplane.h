@@ -68,6 +68,11 @@ struct DataPlaneConfig {
     std::uint32_t transport_table = 4500;
     std::uint32_t rule_priority = 4500;  // the IKE bypass rule takes rule_priority - 1
     std::uint16_t ike_port = 500;
+    // TUN offloads (IFF_VNET_HDR, checksum offload and TSO): the local TCP
+    // stack sends large segments that the packet thread cuts to the MTU
+    // itself (net/offload.h); far fewer reads and much less work for the
+    // stack. false: one plain packet per read.
+    bool offload = true;
 };
 
 struct DataPlaneStats {
@@ -84,6 +89,7 @@ struct DataPlaneStats {
     // Transport mode: local packets it cannot carry (fragments, IPv6
     // extension headers, malformed; esp::transport_strip).
     std::uint64_t not_transportable = 0;
+    std::uint64_t tun_errors = 0;  // TUN reads with a bad vnet header or too large to segment
     std::uint64_t installed = 0, removed = 0;
 };
 
