@@ -210,3 +210,111 @@ TEST(Offload, RefusesBadHeaders) {
 }
 
 }  // namespace
+
+namespace {
+
+// Splits a large segment and merges the pieces again: the same stream.
+void check_merge(bool v6, std::size_t payload, std::uint16_t mss) {
+    Bytes big = big_segment(v6, payload);
+    const std::size_t ihl = v6 ? 40 : 20;
+    big[ihl + 13] = 0x18;  // ACK PSH: a merge candidate (no FIN/CWR)
+    VnetHdr h;
+    h.gso_type = v6 ? VnetHdr::kGsoTcpv6 : VnetHdr::kGsoTcpv4;
+    h.gso_size = mss;
+    auto plan = gso_plan(h, big);
+    ASSERT_TRUE(plan.ok());
+    std::vector<Bytes> segs;
+    for (std::size_t i = 0; i < plan->segments; ++i) {
+        Bytes out(plan->max_segment());
+        out.resize(gso_segment(*plan, big, i, out));
+        segs.push_back(out);
+    }
+    std::vector<BytesView> run;
+    std::optional<TcpSegment> first, last;
+    std::size_t run_payload = 0;
+    for (const Bytes& s : segs) {
+        auto c = gro_candidate(s);
+        ASSERT_TRUE(c.has_value());
+        if (first) {
+            ASSERT_TRUE(gro_continues(run[0], *first, *last, s, *c, run_payload));
+        }
+        if (!first) first = c;
+        last = c;
+        run.push_back(s);
+        run_payload += c->payload;
+    }
+    Bytes out(VnetHdr::kSize + 65535);
+    out.resize(gro_merge(run, *first, out));
+    VnetHdr m = VnetHdr::load(out.data());
+    Bytes merged(out.begin() + VnetHdr::kSize, out.end());
+    ASSERT_EQ(merged.size(), big.size());
+    if (segs.size() > 1) {
+        EXPECT_EQ(m.flags, VnetHdr::kNeedsCsum);
+        EXPECT_EQ(m.gso_type, h.gso_type);
+        EXPECT_EQ(m.gso_size, mss);
+        EXPECT_EQ(m.hdr_len, ihl + 20);
+        EXPECT_EQ(m.csum_start, ihl);
+        EXPECT_EQ(m.csum_offset, 16);
+        ASSERT_TRUE(complete_checksum(merged, m.csum_start, m.csum_offset));
+    } else {
+        EXPECT_EQ(m.gso_type, VnetHdr::kGsoNone);
+    }
+    EXPECT_TRUE(tcp_checksum_ok(merged));
+    if (!v6) {
+        EXPECT_EQ(fold(sum_be(merged.data(), 20)), 0xffff);
+    }
+    // Same stream: payload, sequence number, flags (PSH from the last).
+    EXPECT_TRUE(std::equal(merged.begin() + std::ptrdiff_t(ihl + 20), merged.end(),
+                           big.begin() + std::ptrdiff_t(ihl + 20)));
+    EXPECT_EQ(be32(&merged[ihl + 4]), be32(&big[ihl + 4]));
+    EXPECT_EQ(merged[ihl + 13], 0x18);
+}
+
+TEST(Gro, MergesWhatGsoSplit) {
+    check_merge(false, 64000, 1360);
+    check_merge(false, 5000, 1000);
+    check_merge(true, 65000, 1340);
+    check_merge(true, 100, 1340);
+}
+
+TEST(Gro, KeepsApartWhatMustNotMerge) {
+    Bytes big = big_segment(false, 3000);
+    big[20 + 13] = 0x10;
+    VnetHdr h;
+    h.gso_type = VnetHdr::kGsoTcpv4;
+    h.gso_size = 1000;
+    auto plan = gso_plan(h, big);
+    ASSERT_TRUE(plan.ok());
+    Bytes a(plan->max_segment()), b(plan->max_segment());
+    a.resize(gso_segment(*plan, big, 0, a));
+    b.resize(gso_segment(*plan, big, 1, b));
+    auto ca = gro_candidate(a), cb = gro_candidate(b);
+    ASSERT_TRUE(ca && cb);
+    EXPECT_TRUE(gro_continues(a, *ca, *ca, b, *cb, ca->payload));
+    EXPECT_FALSE(gro_continues(a, *ca, *ca, a, *ca, ca->payload));  // not the next sequence
+    Bytes c = b;
+    c[20 + 9] ^= 1;  // another ack number (checksum fixed below)
+    c[36] = c[37] = 0;
+    {
+        std::uint32_t acc = sum_be(&c[12], 8) + std::uint32_t(c.size() - 20) + 6;
+        acc = sum_be(&c[20], c.size() - 20, acc);
+        std::uint16_t k = std::uint16_t(~fold(acc));
+        c[36] = std::uint8_t(k >> 8);
+        c[37] = std::uint8_t(k);
+    }
+    auto cc = gro_candidate(c);
+    ASSERT_TRUE(cc);
+    EXPECT_FALSE(gro_continues(a, *ca, *ca, c, *cc, ca->payload));
+    Bytes bad = b;
+    bad[50] ^= 0xff;  // payload corrupted: checksum fails, never merged
+    EXPECT_FALSE(gro_candidate(bad).has_value());
+    Bytes syn = a;
+    syn[20 + 13] = 0x12;
+    EXPECT_FALSE(gro_candidate(syn).has_value());
+    Bytes frag = a;
+    frag[6] = 0x20;  // MF
+    EXPECT_FALSE(gro_candidate(frag).has_value());
+    EXPECT_FALSE(gro_candidate({}).has_value());
+}
+
+}  // namespace

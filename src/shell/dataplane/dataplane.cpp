@@ -102,6 +102,10 @@ struct DataPlane::Impl {
 
     net::PacketRing rx{kBatch, kBufferSize, kRingHeadroom};
     // TUN offloads: one large segment (64 KiB plus its vnet header).
+    // Decrypted packets of the current receive batch, for TUN (offloads on).
+    std::array<std::span<std::uint8_t>, kBatch> pending;
+    std::size_t npending = 0;
+    std::vector<std::uint8_t> gro_buf = std::vector<std::uint8_t>(65535 + net::VnetHdr::kSize + 64);
     std::vector<std::uint8_t> gso_buf =
         std::vector<std::uint8_t>(65535 + 40 + 64 + net::VnetHdr::kSize);
 
@@ -114,6 +118,7 @@ struct DataPlane::Impl {
     void run();
     void from_tun();
     void seal_and_send(std::size_t got);  // rx slots [0, got) from TUN
+    void to_tun_flush();                  // `pending` into TUN
     void from_sock(Sock& s);
     void deliver(net::Packet& p);
     Sock* udp_for(const IpAddress& local);
@@ -603,6 +608,44 @@ void DataPlane::Impl::from_sock(Sock& s) {
         }
         deliver(p);
     }
+    if (npending) to_tun_flush();
+}
+
+void DataPlane::Impl::to_tun_flush() {
+    // Runs of segments that continue one TCP stream go to TUN as one large
+    // segment (net::gro_*); everything else as it is, behind a zero vnet
+    // header. The packets stay in the ring until the next receive.
+    std::array<BytesView, kBatch> run;
+    std::size_t i = 0;
+    while (i < npending) {
+        BytesView first(pending[i].data(), pending[i].size());
+        auto f = net::gro_candidate(first);
+        std::size_t n = 1, payload = f ? f->payload : 0;
+        run[0] = first;
+        if (f) {
+            net::TcpSegment last = *f;
+            while (i + n < npending) {
+                BytesView next(pending[i + n].data(), pending[i + n].size());
+                auto c = net::gro_candidate(next);
+                if (!c || !net::gro_continues(first, *f, last, next, *c, payload)) break;
+                run[n++] = next;
+                payload += c->payload;
+                last = *c;
+            }
+        }
+        std::size_t len = 0;
+        if (f) {
+            len = net::gro_merge(std::span<const BytesView>(run.data(), n), *f, gro_buf);
+        } else {
+            std::memset(gro_buf.data(), 0, net::VnetHdr::kSize);
+            std::memcpy(gro_buf.data() + net::VnetHdr::kSize, first.data(), first.size());
+            len = net::VnetHdr::kSize + first.size();
+        }
+        if (!tun.write(std::span<const std::uint8_t>(gro_buf.data(), len))) st.send_errors += n;
+        if (n > 1) st.tun_merged += n;
+        i += n;
+    }
+    npending = 0;
 }
 
 void DataPlane::Impl::deliver(net::Packet& p) {
@@ -649,17 +692,10 @@ void DataPlane::Impl::deliver(net::Packet& p) {
         return;
     }
     if (tun.vnet_hdr()) {
-        // A plain packet: a zero vnet header in front (the ESP header and
-        // the outer headers left room for it), checksums verified as usual.
-        if (std::size_t(packet.data() - (p.data - p.headroom)) < net::VnetHdr::kSize) {
-            ++st.send_errors;
-            return;
-        }
-        packet = std::span<std::uint8_t>(packet.data() - net::VnetHdr::kSize,
-                                         packet.size() + net::VnetHdr::kSize);
-        std::memset(packet.data(), 0, net::VnetHdr::kSize);
-    }
-    if (!tun.write(packet)) {
+        // Written when the batch is done, merged with its neighbours where
+        // they continue one TCP stream (to_tun_flush).
+        pending[npending++] = packet;
+    } else if (!tun.write(packet)) {
         ++st.send_errors;
         return;
     }

@@ -89,7 +89,9 @@ struct DataPlaneStats {
     // Transport mode: local packets it cannot carry (fragments, IPv6
     // extension headers, malformed; esp::transport_strip).
     std::uint64_t not_transportable = 0;
-    std::uint64_t tun_errors = 0;  // TUN reads with a bad vnet header or too large to segment
+    std::uint64_t tun_errors = 0;
+    std::uint64_t tun_merged = 0;  // delivered packets that went to TUN merged with others  // TUN
+                                   // reads with a bad vnet header or too large to segment
     std::uint64_t installed = 0, removed = 0;
 };
 

@@ -162,4 +162,120 @@ bool complete_checksum(std::span<std::uint8_t> p, std::size_t start, std::size_t
     return true;
 }
 
+namespace {
+
+constexpr std::uint8_t kAck = 0x10;
+
+std::uint64_t pseudo_sum(BytesView p, const TcpSegment& s, std::size_t tcp_len) {
+    std::uint64_t acc = s.v6 ? sum(p.data() + 8, 32) : sum(p.data() + 12, 8);
+    return acc + htons(std::uint16_t(tcp_len)) + htons(kTcp);
+}
+
+}  // namespace
+
+std::optional<TcpSegment> gro_candidate(BytesView p) {
+    TcpSegment s;
+    if (p.size() < 40) return std::nullopt;
+    if (p[0] == 0x45) {
+        // No options, not a fragment (DF alone allowed), TCP.
+        if (p[9] != kTcp || (be16(&p[6]) & 0xbfff) != 0) return std::nullopt;
+        if (be16(&p[2]) != p.size()) return std::nullopt;
+        s.ip_len = 20;
+    } else if (p[0] >> 4 == 6) {
+        if (p[6] != kTcp || p.size() < 60 || std::size_t(be16(&p[4])) + 40 != p.size())
+            return std::nullopt;
+        s.v6 = true;
+        s.ip_len = 40;
+    } else {
+        return std::nullopt;
+    }
+    const std::uint8_t* t = p.data() + s.ip_len;
+    const std::size_t doff = std::size_t(t[12] >> 4) * 4;
+    if (doff < 20 || s.ip_len + doff > p.size()) return std::nullopt;
+    // ACK, optionally PSH: nothing that changes the connection's state.
+    if ((t[12] & 0x0f) != 0 || (t[13] & ~0x08) != kAck) return std::nullopt;
+    s.hdr_len = s.ip_len + doff;
+    s.payload = p.size() - s.hdr_len;
+    if (s.payload == 0) return std::nullopt;
+    s.psh = (t[13] & 0x08) != 0;
+    std::uint32_t seq;
+    std::memcpy(&seq, t + 4, 4);
+    s.seq = ntohl(seq);
+    // The stack trusts a merged packet's checksum (NEEDS_CSUM): verify this
+    // segment's now, as a NIC's GRO does.
+    const std::size_t tcp_len = p.size() - s.ip_len;
+    if (fold(sum(t, tcp_len, pseudo_sum(p, s, tcp_len))) != 0xffff) return std::nullopt;
+    return s;
+}
+
+bool gro_continues(BytesView first, const TcpSegment& f, const TcpSegment& last, BytesView next,
+                   const TcpSegment& n, std::size_t run_payload) {
+    if (n.v6 != f.v6 || n.hdr_len != f.hdr_len || next.size() < n.hdr_len) return false;
+    // Every segment but the last exactly as long as the first, and PSH only
+    // on the last: a short or pushed segment ends the run.
+    if (last.psh || last.payload != f.payload || n.payload > f.payload) return false;
+    if (n.seq != last.seq + std::uint32_t(last.payload)) return false;
+    // The merged packet must fit the IP length field.
+    if (f.hdr_len + run_payload + n.payload > 65535) return false;
+    const std::uint8_t* a = first.data();
+    const std::uint8_t* b = next.data();
+    if (f.v6) {
+        // Version/class/flow label, next header, hop limit, addresses.
+        if (std::memcmp(a, b, 4) != 0 || std::memcmp(a + 6, b + 6, 34) != 0) return false;
+    } else {
+        // TOS, flags/offset, TTL, protocol, addresses (not length, ID, checksum).
+        if (a[1] != b[1] || std::memcmp(a + 6, b + 6, 4) != 0 ||
+            std::memcmp(a + 12, b + 12, 8) != 0)
+            return false;
+    }
+    const std::uint8_t* ta = a + f.ip_len;
+    const std::uint8_t* tb = b + f.ip_len;
+    // Ports, ack number, data offset, window, urgent pointer and options the
+    // same (sequence number, flags and checksum checked apart).
+    return std::memcmp(ta, tb, 4) == 0 && std::memcmp(ta + 8, tb + 8, 5) == 0 &&
+           std::memcmp(ta + 14, tb + 14, 2) == 0 &&
+           std::memcmp(ta + 18, tb + 18, f.hdr_len - f.ip_len - 18) == 0;
+}
+
+std::size_t gro_merge(std::span<const BytesView> segs, const TcpSegment& f,
+                      std::span<std::uint8_t> out) {
+    std::uint8_t* o = out.data();
+    if (segs.size() == 1) {
+        std::memset(o, 0, VnetHdr::kSize);
+        std::memcpy(o + VnetHdr::kSize, segs[0].data(), segs[0].size());
+        return VnetHdr::kSize + segs[0].size();
+    }
+    std::uint8_t* pkt = o + VnetHdr::kSize;
+    std::memcpy(pkt, segs[0].data(), f.hdr_len);
+    std::size_t len = f.hdr_len;
+    std::uint8_t psh = 0;
+    for (const BytesView& s : segs) {
+        std::memcpy(pkt + len, s.data() + f.hdr_len, s.size() - f.hdr_len);
+        len += s.size() - f.hdr_len;
+        psh |= s[f.ip_len + 13] & 0x08;
+    }
+    pkt[f.ip_len + 13] = std::uint8_t(kAck | psh);
+    if (f.v6) {
+        put_be16(pkt + 4, len - 40);
+    } else {
+        put_be16(pkt + 2, len);
+        pkt[10] = pkt[11] = 0;
+        put_csum(pkt + 10, sum(pkt, 20));
+    }
+    // CHECKSUM_PARTIAL: the field holds the pseudo-header sum, not inverted;
+    // the stack takes the segments' verified checksums as given.
+    const std::size_t tcp_len = len - f.ip_len;
+    const std::uint16_t ps = fold(pseudo_sum(BytesView(pkt, len), f, tcp_len));
+    std::memcpy(pkt + f.ip_len + 16, &ps, 2);
+    VnetHdr h;
+    h.flags = VnetHdr::kNeedsCsum;
+    h.gso_type = f.v6 ? VnetHdr::kGsoTcpv6 : VnetHdr::kGsoTcpv4;
+    h.hdr_len = std::uint16_t(f.hdr_len);
+    h.gso_size = std::uint16_t(f.payload);
+    h.csum_start = std::uint16_t(f.ip_len);
+    h.csum_offset = 16;
+    h.store(o);
+    return VnetHdr::kSize + len;
+}
+
 }  // namespace ikecluster::net

@@ -12,6 +12,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <span>
 
 #include "base/bytes.h"
@@ -68,5 +69,37 @@ std::size_t gso_segment(const GsoPlan& plan, BytesView packet, std::size_t i,
 // rest of the packet from csum_start into it. False if out of bounds.
 bool complete_checksum(std::span<std::uint8_t> packet, std::size_t csum_start,
                        std::size_t csum_offset);
+
+// ---- receive side: coalescing (GRO) ----------------------------------------------
+//
+// Decrypted TCP segments of one stream, written to TUN one by one, cost the
+// local stack one trip each. Consecutive segments of one flow are merged
+// into one large segment written with a GSO vnet header, as a NIC's GRO
+// would (the stack cuts it again if it forwards it). Only the plain case
+// merges: IPv4 without fragmentation or IPv6 without extension headers, TCP
+// with ACK (PSH allowed on the last), identical IP and TCP headers apart
+// from lengths, IPv4 ID/checksum, sequence number and checksum, each
+// segment's checksum verified first (the stack will not see them again),
+// and every segment but the last exactly `mss` long.
+
+struct TcpSegment {
+    bool v6 = false;
+    std::size_t ip_len = 0, hdr_len = 0, payload = 0;
+    std::uint32_t seq = 0;
+    bool psh = false;
+};
+// A segment that may be merged, or nullopt (not TCP, other flags, options
+// we do not merge across, a bad checksum, ...): written as it is.
+std::optional<TcpSegment> gro_candidate(BytesView packet);
+// Whether `next` continues the run that starts with `first` and ends with
+// `last` (`run_payload` octets so far) and may be appended to it.
+bool gro_continues(BytesView first, const TcpSegment& f, const TcpSegment& last, BytesView next,
+                   const TcpSegment& n, std::size_t run_payload);
+// Writes the vnet header and the merged packet for `segs` (a run accepted
+// by gro_continues; the first one's headers, every payload) into `out`,
+// which needs VnetHdr::kSize + headers + the payloads. Returns the octets
+// written. One segment: a zero vnet header and the packet unchanged.
+std::size_t gro_merge(std::span<const BytesView> segs, const TcpSegment& first,
+                      std::span<std::uint8_t> out);
 
 }  // namespace ikecluster::net
