@@ -72,6 +72,9 @@ class BatchSocket {
     // (the rest may be retried or dropped by the caller).
     Result<std::size_t> send(PacketRing& ring, std::size_t first, std::size_t n);
     // Sends the ring slots named by `slots` (in that order, at most 256).
+    // UDP sockets group runs of equal-sized packets to one peer into UDP GSO
+    // messages (UDP_SEGMENT) and fall back to one datagram per message if
+    // the kernel refuses. Returns how many packets the kernel took.
     Result<std::size_t> send(PacketRing& ring, std::span<const std::uint32_t> slots);
 
   private:
@@ -79,6 +82,8 @@ class BatchSocket {
     int fd_ = -1;
     bool v6_ = false;
     bool raw_ = false;
+    bool gso_ = false;  // UDP GSO still believed to work
+    Result<std::size_t> send_segmented(PacketRing& ring, std::span<const std::uint32_t> slots);
     // Scratch for the system calls, sized once for the largest batch.
     std::vector<mmsghdr> msgs_;
     std::vector<iovec> iovs_;
