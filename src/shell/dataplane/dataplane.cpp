@@ -58,7 +58,8 @@ struct InEntry {
 struct Sock {
     net::BatchSocket s;
     bool udp = false;
-    IpAddress bound;  // UDP: the address bound (0.0.0.0 / :: for any)
+    IpAddress bound;   // UDP: the address bound (0.0.0.0 / :: for any)
+    bool gro = false;  // UDP GRO on: read with receive_large()
 };
 
 }  // namespace
@@ -105,6 +106,8 @@ struct DataPlane::Impl {
     // Decrypted packets of the current receive batch, for TUN (offloads on).
     std::array<std::span<std::uint8_t>, kBatch> pending;
     std::size_t npending = 0;
+    // UDP GRO receive buffers (64 KiB each), allocated once.
+    std::vector<net::LargePacket> large = std::vector<net::LargePacket>(8);
     std::vector<std::uint8_t> gro_buf = std::vector<std::uint8_t>(65535 + net::VnetHdr::kSize + 64);
     std::vector<std::uint8_t> gso_buf =
         std::vector<std::uint8_t>(65535 + 40 + 64 + net::VnetHdr::kSize);
@@ -117,8 +120,9 @@ struct DataPlane::Impl {
 
     void run();
     void from_tun();
-    void seal_and_send(std::size_t got);  // rx slots [0, got) from TUN
-    void to_tun_flush();                  // `pending` into TUN
+    void seal_and_send(std::size_t got);              // rx slots [0, got) from TUN
+    void to_tun_flush();                              // `pending` into TUN
+    void process_received(Sock& s, std::size_t got);  // rx slots [0, got) from a socket
     void from_sock(Sock& s);
     void deliver(net::Packet& p);
     Sock* udp_for(const IpAddress& local);
@@ -158,7 +162,10 @@ Result<std::unique_ptr<DataPlane>> DataPlane::start(const DataPlaneConfig& cfg, 
     for (const IpAddress& a : listen) {
         auto s = net::BatchSocket::udp({a, cfg.natt_port}, false, cfg.freebind);
         if (!s) return s.error();
-        impl->socks.push_back(Sock{std::move(*s), true, a});
+        // With offloads, UDP GRO too: a peer's UDP GSO burst arrives as one
+        // buffer instead of dozens of datagrams.
+        const bool gro = cfg.offload && s->enable_gro().ok();
+        impl->socks.push_back(Sock{std::move(*s), true, a, gro});
     }
     if (cfg.raw_esp) {
         for (bool v6 : {false, true}) {
@@ -589,9 +596,42 @@ void DataPlane::Impl::seal_and_send(std::size_t got) {
 }
 
 void DataPlane::Impl::from_sock(Sock& s) {
+    if (s.gro) {
+        // Coalesced datagrams (UDP GRO): cut each into its datagrams, one
+        // ring slot each, and process a ring-full at a time.
+        auto got = s.s.receive_large(large);
+        if (!got) return;
+        std::size_t k = 0;
+        for (std::size_t i = 0; i < *got; ++i) {
+            const net::LargePacket& l = large[i];
+            const std::size_t seg = l.segment ? l.segment : l.len;
+            const std::size_t room = rx.buffer_size() - rx.headroom();
+            for (std::size_t off = 0; off < l.len && seg > 0; off += seg) {
+                const std::size_t n = std::min(seg, l.len - off);
+                if (n > room) break;  // larger than any ESP packet we take
+                if (k == kBatch) {
+                    process_received(s, k);
+                    k = 0;
+                }
+                rx.reset(k);
+                net::Packet& p = rx[k++];
+                std::memcpy(p.data, l.buf.data() + off, n);
+                p.len = n;
+                p.peer = l.peer;
+                p.local = l.local;
+                p.has_local = l.has_local;
+            }
+        }
+        if (k) process_received(s, k);
+        return;
+    }
     auto got = s.s.receive(rx, kBatch);
     if (!got) return;
-    for (std::size_t i = 0; i < *got; ++i) {
+    process_received(s, *got);
+}
+
+void DataPlane::Impl::process_received(Sock& s, std::size_t got) {
+    for (std::size_t i = 0; i < got; ++i) {
         net::Packet& p = rx[i];
         if (p.len == 0) continue;
         if (s.udp) {

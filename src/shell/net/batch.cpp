@@ -11,6 +11,9 @@
 #include <cerrno>
 #include <cstring>
 
+#ifndef UDP_GRO
+#define UDP_GRO 104  // linux/udp.h, Linux 5.0
+#endif
 #ifndef UDP_SEGMENT
 #define UDP_SEGMENT 103  // linux/udp.h, Linux 4.18
 #endif
@@ -305,6 +308,64 @@ Result<std::size_t> BatchSocket::send(PacketRing& ring, std::span<const std::uin
         return sys_error("sendmmsg", errno);
     }
     return std::size_t(sent);
+}
+
+Status BatchSocket::enable_gro() {
+    int one = 1;
+    if (raw_ || setsockopt(fd_, SOL_UDP, UDP_GRO, &one, sizeof one) < 0)
+        return Error{0, std::string("UDP_GRO: ") + std::strerror(errno)};
+    return Ok{};
+}
+
+Result<std::size_t> BatchSocket::receive_large(std::span<LargePacket> out) {
+    // Control space per message: a pktinfo and the UDP_GRO segment size.
+    std::size_t n = std::min(out.size(), msgs_.size());
+    for (std::size_t i = 0; i < n; ++i) {
+        iovs_[i] = iovec{out[i].buf.data(), out[i].buf.size()};
+        msghdr& h = msgs_[i].msg_hdr;
+        h = msghdr{};
+        h.msg_name = &addrs_[i];
+        h.msg_namelen = sizeof(sockaddr_storage);
+        h.msg_iov = &iovs_[i];
+        h.msg_iovlen = 1;
+        h.msg_control = cmsgs_.data() + i * kCmsgSpace;
+        h.msg_controllen = kCmsgSpace;
+    }
+    int got = ::recvmmsg(fd_, msgs_.data(), unsigned(n), MSG_DONTWAIT, nullptr);
+    if (got < 0) {
+        if (errno == EAGAIN || errno == EWOULDBLOCK) return std::size_t(0);
+        return sys_error("recvmmsg", errno);
+    }
+    for (int i = 0; i < got; ++i) {
+        LargePacket& p = out[std::size_t(i)];
+        msghdr& h = msgs_[std::size_t(i)].msg_hdr;
+        p.len = msgs_[std::size_t(i)].msg_len;
+        p.segment = 0;
+        p.has_local = false;
+        p.peer = from_sockaddr(addrs_[std::size_t(i)]);
+        for (cmsghdr* c = CMSG_FIRSTHDR(&h); c; c = CMSG_NXTHDR(&h, c)) {
+            if (c->cmsg_level == SOL_UDP && c->cmsg_type == UDP_GRO) {
+                int seg = 0;
+                std::memcpy(&seg, CMSG_DATA(c), sizeof seg);
+                if (seg > 0 && std::size_t(seg) < p.len) p.segment = std::size_t(seg);
+            } else if (c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_PKTINFO) {
+                in_pktinfo pi;
+                std::memcpy(&pi, CMSG_DATA(c), sizeof pi);
+                std::array<std::uint8_t, 4> b{};
+                std::memcpy(b.data(), &pi.ipi_addr, 4);
+                p.local = IpAddress::v4(b);
+                p.has_local = true;
+            } else if (c->cmsg_level == IPPROTO_IPV6 && c->cmsg_type == IPV6_PKTINFO) {
+                in6_pktinfo pi;
+                std::memcpy(&pi, CMSG_DATA(c), sizeof pi);
+                std::array<std::uint8_t, 16> b{};
+                std::memcpy(b.data(), &pi.ipi6_addr, 16);
+                p.local = IpAddress::v6(b);
+                p.has_local = true;
+            }
+        }
+    }
+    return std::size_t(got);
 }
 
 // UDP GSO (UDP_SEGMENT, Linux 4.18+): consecutive packets to one peer, all

@@ -44,6 +44,17 @@ class PacketRing {
     std::vector<Packet> slots_;
 };
 
+// A receive buffer for a coalesced UDP datagram (UDP GRO): up to 64 KiB of
+// datagrams from one sender, all `segment` octets long but the last.
+struct LargePacket {
+    std::vector<std::uint8_t> buf = std::vector<std::uint8_t>(65536);
+    std::size_t len = 0;
+    std::size_t segment = 0;  // 0: one datagram of `len` octets
+    Endpoint peer;
+    IpAddress local;
+    bool has_local = false;
+};
+
 class BatchSocket {
   public:
     // A non-blocking UDP socket bound to `bind` (port 0: any), reporting the
@@ -64,6 +75,10 @@ class BatchSocket {
     // policy routing can tell the daemon's own ESP from the traffic it
     // protects (transport mode routes the peer's address into the TUN).
     Status set_mark(std::uint32_t mark);
+    // UDP GRO (Linux 5.0+): the kernel may hand over several datagrams of
+    // one flow in one buffer; read them with receive_large() only.
+    Status enable_gro();
+    Result<std::size_t> receive_large(std::span<LargePacket> out);
 
     // Receives into ring slots [0, max) (max <= ring.size()); returns how
     // many arrived, 0 when none is waiting.
