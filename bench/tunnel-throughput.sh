@@ -90,7 +90,9 @@ stop_all() {
     sleep 0.5
 }
 measure() {  # label -> prints Mbit/s
-    ip netns exec "$NS_b" iperf3 -s -1 -B 203.0.113.1 >/dev/null 2>&1 &
+    # Bounded: a server whose client never connected (tunnel down) must not
+    # hang the benchmark.
+    ip netns exec "$NS_b" timeout $((secs + 30)) iperf3 -s -1 -B 203.0.113.1 >/dev/null 2>&1 &
     local srv=$!
     sleep 0.5
     local bps

@@ -1,7 +1,8 @@
 // Two data planes in one process, each in a network namespace of its own
 // (created here with ip(8), joined by a veth pair, removed at the end), with
 // a mirrored Child SA: UDP datagrams between addresses behind them cross as
-// ESP, over UDP 4500 and over raw ESP. Root only; skipped otherwise.
+// ESP, over UDP 4500 and over raw ESP, in tunnel mode and in transport mode
+// (host to host, IPv4 and IPv6). Root only; skipped otherwise.
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
@@ -49,6 +50,8 @@ class NsLab : public ::testing::Test {
         sh("ip -n " + b + " link set lo up");
         sh("ip -n " + a + " addr add 198.51.100.1/24 dev dpa");
         sh("ip -n " + b + " addr add 198.51.100.2/24 dev dpb");
+        sh("ip -n " + a + " addr add 2001:db8:64::1/64 dev dpa nodad");
+        sh("ip -n " + b + " addr add 2001:db8:64::2/64 dev dpb nodad");
         sh("ip -n " + a + " link set dpa up");
         sh("ip -n " + b + " link set dpb up");
         // The protected networks, as local addresses behind each gateway.
@@ -88,7 +91,7 @@ ike::ChildSaState child(std::uint32_t in, std::uint32_t out, const char* lts, co
 
 // A UDP socket bound to `addr:port` in the current namespace.
 int udp_socket(const char* addr, std::uint16_t port) {
-    int fd = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    int fd = ::socket(ip(addr).is_v6() ? AF_INET6 : AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
     sockaddr_storage ss;
     socklen_t len = net::to_sockaddr({ip(addr), port}, ss);
     if (::bind(fd, reinterpret_cast<sockaddr*>(&ss), len) != 0) {
@@ -224,7 +227,119 @@ void run_pair(NsLab& lab, bool encap, std::uint64_t rekey_margin = 0, bool takeo
     }
 }
 
+// Transport mode between the two hosts' own addresses: the local stack's
+// datagrams to the peer go through the TUN device (policy routing), cross as
+// ESP carrying UDP directly (Next Header 17), and arrive from the peer's
+// address; IKE from port 500 still goes in the clear.
+void run_transport(NsLab& lab, bool encap, bool v6) {
+    const char* ha = v6 ? "2001:db8:64::1" : "198.51.100.1";
+    const char* hb = v6 ? "2001:db8:64::2" : "198.51.100.2";
+    const std::string sel_a = std::string(ha) + (v6 ? "/128" : "/32");
+    const std::string sel_b = std::string(hb) + (v6 ? "/128" : "/32");
+    DataPlaneConfig ca;
+    ca.tun_name = "ikecA";
+    ca.listen = {ip(ha)};
+    lab.enter(lab.a);
+    auto dpa = DataPlane::start(ca, [](const Endpoint&, const Endpoint&, Bytes) {});
+    ASSERT_TRUE(dpa.ok()) << dpa.error().what;
+    int sa_sock = udp_socket(ha, 7001);
+    ASSERT_GE(sa_sock, 0);
+    int ike_a = udp_socket(ha, 500);
+    ASSERT_GE(ike_a, 0);
+
+    DataPlaneConfig cb = ca;
+    cb.tun_name = "ikecB";
+    cb.listen = {ip(hb)};
+    lab.enter(lab.b);
+    auto dpb = DataPlane::start(cb, [](const Endpoint&, const Endpoint&, Bytes) {});
+    ASSERT_TRUE(dpb.ok()) << dpb.error().what;
+    int sb_sock = udp_socket(hb, 7002);
+    ASSERT_GE(sb_sock, 0);
+    int ike_b = udp_socket(hb, 500);
+    ASSERT_GE(ike_b, 0);
+
+    std::uint16_t port = encap ? 4500 : 0;
+    ike::IkeSpis spis{1, 2};
+    auto ca_child = child(0x1001, 0x2002, sel_a.c_str(), sel_b.c_str(), 1, 2);
+    auto cb_child = child(0x2002, 0x1001, sel_b.c_str(), sel_a.c_str(), 2, 1);
+    ca_child.mode = cb_child.mode = ike::IpsecMode::TRANSPORT;
+    ike::InstallChildSa ia{spis, ca_child, {ip(ha), port}, {ip(hb), port}, encap};
+    ike::InstallChildSa ib{spis, cb_child, {ip(hb), port}, {ip(ha), port}, encap};
+    ASSERT_TRUE((*dpa)->install(ia).ok());
+    ASSERT_TRUE((*dpb)->install(ib).ok());
+
+    lab.enter(lab.a);
+    sockaddr_storage to, from;
+    socklen_t tl = net::to_sockaddr({ip(hb), 7002}, to);
+    const char msg[] = "host to host";
+    std::array<char, 256> buf{};
+    ssize_t got = -1;
+    socklen_t fl = sizeof from;
+    for (int attempt = 0; attempt < 5 && got < 0; ++attempt) {
+        ::sendto(sa_sock, msg, sizeof msg, 0, reinterpret_cast<sockaddr*>(&to), tl);
+        fl = sizeof from;
+        got =
+            ::recvfrom(sb_sock, buf.data(), buf.size(), 0, reinterpret_cast<sockaddr*>(&from), &fl);
+    }
+    ASSERT_EQ(got, ssize_t(sizeof msg));
+    EXPECT_STREQ(buf.data(), msg);
+    EXPECT_EQ(net::from_sockaddr(from), (Endpoint{ip(ha), 7001}));
+    lab.enter(lab.b);
+    sockaddr_storage back;
+    socklen_t bl = net::to_sockaddr({ip(ha), 7001}, back);
+    ::sendto(sb_sock, "reply", 6, 0, reinterpret_cast<sockaddr*>(&back), bl);
+    got = ::recv(sa_sock, buf.data(), buf.size(), 0);
+    ASSERT_EQ(got, 6);
+    EXPECT_STREQ(buf.data(), "reply");
+
+    auto sta = (*dpa)->stats(), stb = (*dpb)->stats();
+    EXPECT_GE(sta.esp_sent, 1u);
+    EXPECT_GE(stb.delivered, 1u);
+    EXPECT_GE(stb.esp_sent, 1u);
+    EXPECT_GE(sta.delivered, 1u);
+    EXPECT_EQ(sta.rejected + stb.rejected + sta.selector_mismatch + stb.selector_mismatch, 0u);
+    // Our own ESP never came back into the TUN device: a loop would seal it
+    // again and again (the SA covers every protocol between the hosts).
+    EXPECT_LE(sta.esp_sent, 8u);
+    EXPECT_LE(stb.esp_sent, 8u);
+
+    // IKE (from port 500) bypasses the SA: sent in the clear, not via TUN.
+    const std::uint64_t tun_before = (*dpa)->stats().tun_packets;
+    lab.enter(lab.a);
+    sockaddr_storage ike_to;
+    socklen_t il = net::to_sockaddr({ip(hb), 500}, ike_to);
+    ::sendto(ike_a, "ike", 4, 0, reinterpret_cast<sockaddr*>(&ike_to), il);
+    EXPECT_EQ(::recv(ike_b, buf.data(), buf.size(), 0), 4);
+    EXPECT_EQ((*dpa)->stats().tun_packets, tun_before);
+
+    // Removed: the host route goes, traffic takes the main table again.
+    (*dpa)->remove({spis, 0x1001, 0x2002});
+    EXPECT_NE(sh(std::string("ip ") + (v6 ? "-6" : "-4") + " -n " + lab.a +
+                 " route show table 4500 | grep -q " + hb),
+              0);
+    ::close(ike_a);
+    ::close(ike_b);
+    ::close(sa_sock);
+    ::close(sb_sock);
+}
+
 }  // namespace
+
+TEST_F(NsLab, TransportModeRawEspIpv4) {
+    run_transport(*this, false, false);
+}
+
+TEST_F(NsLab, TransportModeUdpEncapIpv4) {
+    run_transport(*this, true, false);
+}
+
+TEST_F(NsLab, TransportModeRawEspIpv6) {
+    run_transport(*this, false, true);
+}
+
+TEST_F(NsLab, TransportModeUdpEncapIpv6) {
+    run_transport(*this, true, true);
+}
 
 TEST_F(NsLab, UdpEncapsulatedEspBothWays) {
     run_pair(*this, true);

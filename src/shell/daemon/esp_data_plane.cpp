@@ -10,6 +10,7 @@ EspDataPlane::EspDataPlane(Logger& log, const config::DaemonConfig& cfg) : log_(
     cfg_.raw_esp = cfg.dataplane.raw_esp;
     cfg_.listen = cfg.listen;
     cfg_.natt_port = cfg.natt_port;
+    cfg_.ike_port = cfg.ike_port;  // transport mode: IKE bypasses the TUN device
     if (cfg.cluster) {
         // Split-brain safety: this member only ever sends sequence numbers
         // from its own stripes (esp::SeqStripes, docs/ha.md).
@@ -67,8 +68,10 @@ void EspDataPlane::install(const ike::InstallChildSa& sa) {
         return;
     }
     ++stats_.installs;
-    log_.debug(Subsystem::DP, "installed Child SA in={:08x} out={:08x} peer={} {}", sa.child.spi_in,
-               sa.child.spi_out, sa.remote.to_string(), sa.encap ? "ESP-in-UDP" : "raw ESP");
+    log_.debug(Subsystem::DP, "installed Child SA in={:08x} out={:08x} peer={} {} {} mode",
+               sa.child.spi_in, sa.child.spi_out, sa.remote.to_string(),
+               sa.encap ? "ESP-in-UDP" : "raw ESP",
+               sa.child.mode == ike::IpsecMode::TRANSPORT ? "transport" : "tunnel");
 }
 
 void EspDataPlane::adjust(const ike::AdjustChildCounters& a) {

@@ -14,8 +14,10 @@
 
 #include "base/buffer.h"
 #include "esp/esp_sa.h"
+#include "esp/transport.h"
 #include "net/batch.h"
 #include "net/netlink.h"
+#include "net/offload.h"
 #include "net/prefixes.h"
 #include "net/tun.h"
 #include "policy/spd.h"
@@ -36,6 +38,7 @@ struct OutEntry {
     bool encap = false;
     ike::IkeSpis ike;
     bool rekey_requested = false;
+    bool transport = false;
 };
 
 struct InEntry {
@@ -44,12 +47,19 @@ struct InEntry {
     ike::IkeSpis ike;
     std::uint32_t spi_out = 0;
     std::uint64_t seen_epoch = 0;
+    // Transport mode: the rebuilt IP header goes from `remote` to `local`
+    // (the SA's addresses); after ESP-in-UDP the upper-layer checksum is
+    // recomputed (a NAT may have changed the addresses it covers).
+    bool transport = false;
+    bool encap = false;
+    IpAddress local, remote;
 };
 
 struct Sock {
     net::BatchSocket s;
     bool udp = false;
-    IpAddress bound;  // UDP: the address bound (0.0.0.0 / :: for any)
+    IpAddress bound;   // UDP: the address bound (0.0.0.0 / :: for any)
+    bool gro = false;  // UDP GRO on: read with receive_large()
 };
 
 }  // namespace
@@ -83,8 +93,24 @@ struct DataPlane::Impl {
     // same selectors again); counted so the last one removes the route.
     std::mutex route_mu;
     std::map<std::string, std::pair<net::Prefix, int>> routes;
+    // Transport mode: host routes into the TUN device in cfg.transport_table,
+    // by peer address (counted like `routes`), and whether each family's
+    // rules are in place. `marked`: every data-plane socket carries
+    // cfg.fwmark, without which transport mode would loop its own ESP.
+    std::map<std::string, std::pair<net::Prefix, int>> host_routes;
+    bool rules[2] = {false, false};
+    bool marked = false;
 
     net::PacketRing rx{kBatch, kBufferSize, kRingHeadroom};
+    // TUN offloads: one large segment (64 KiB plus its vnet header).
+    // Decrypted packets of the current receive batch, for TUN (offloads on).
+    std::array<std::span<std::uint8_t>, kBatch> pending;
+    std::size_t npending = 0;
+    // UDP GRO receive buffers (64 KiB each), allocated once.
+    std::vector<net::LargePacket> large = std::vector<net::LargePacket>(8);
+    std::vector<std::uint8_t> gro_buf = std::vector<std::uint8_t>(65535 + net::VnetHdr::kSize + 64);
+    std::vector<std::uint8_t> gso_buf =
+        std::vector<std::uint8_t>(65535 + 40 + 64 + net::VnetHdr::kSize);
 
     Impl(const DataPlaneConfig& c, IkeHandler h, net::Tun t)
         : cfg(c), on_ike(std::move(h)), tun(std::move(t)) {}
@@ -94,12 +120,19 @@ struct DataPlane::Impl {
 
     void run();
     void from_tun();
+    void seal_and_send(std::size_t got);              // rx slots [0, got) from TUN
+    void to_tun_flush();                              // `pending` into TUN
+    void process_received(Sock& s, std::size_t got);  // rx slots [0, got) from a socket
     void from_sock(Sock& s);
     void deliver(net::Packet& p);
     Sock* udp_for(const IpAddress& local);
     Sock* raw_for(bool v6);
     void routes_add(const ike::TsList& remote);
     void routes_del(const ike::TsList& remote);
+    Status transport_add(const IpAddress& local, const IpAddress& remote);
+    void transport_del(const IpAddress& remote);
+    std::array<net::Netlink::Rule, 2> rules_for(bool v6) const;
+    void rules_del(bool v6);
 };
 
 DataPlane::DataPlane(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
@@ -110,11 +143,14 @@ DataPlane::~DataPlane() {
     std::uint64_t one = 1;
     [[maybe_unused]] auto w = ::write(impl_->wake_fd, &one, sizeof one);
     if (impl_->thread.joinable()) impl_->thread.join();
-    // Routes go with the TUN device when it closes; nothing else to undo.
+    // Routes go with the TUN device when it closes; the rules do not.
+    for (bool v6 : {false, true}) {
+        if (impl_->rules[v6]) impl_->rules_del(v6);
+    }
 }
 
 Result<std::unique_ptr<DataPlane>> DataPlane::start(const DataPlaneConfig& cfg, IkeHandler on_ike) {
-    auto tun = net::Tun::open({cfg.tun_name, 1, false, true});
+    auto tun = net::Tun::open({cfg.tun_name, 1, cfg.offload, true});
     if (!tun) return tun.error();
     auto impl = std::make_unique<Impl>(cfg, std::move(on_ike), std::move(*tun));
     auto nl = net::Netlink::open();
@@ -126,7 +162,10 @@ Result<std::unique_ptr<DataPlane>> DataPlane::start(const DataPlaneConfig& cfg, 
     for (const IpAddress& a : listen) {
         auto s = net::BatchSocket::udp({a, cfg.natt_port}, false, cfg.freebind);
         if (!s) return s.error();
-        impl->socks.push_back(Sock{std::move(*s), true, a});
+        // With offloads, UDP GRO too: a peer's UDP GSO burst arrives as one
+        // buffer instead of dozens of datagrams.
+        const bool gro = cfg.offload && s->enable_gro().ok();
+        impl->socks.push_back(Sock{std::move(*s), true, a, gro});
     }
     if (cfg.raw_esp) {
         for (bool v6 : {false, true}) {
@@ -135,6 +174,18 @@ Result<std::unique_ptr<DataPlane>> DataPlane::start(const DataPlaneConfig& cfg, 
             impl->socks.push_back(Sock{std::move(*s), false, IpAddress{}});
         }
     }
+    // Every socket of ours carries the mark, so transport mode's rule sends
+    // our own ESP (and IKE on the NAT-T port) through the main table. Without
+    // CAP_NET_ADMIN this fails; only transport-mode SAs need it.
+    impl->marked = true;
+    for (Sock& s : impl->socks) {
+        if (!s.s.set_mark(cfg.fwmark)) impl->marked = false;
+    }
+    // Rules a killed daemon left behind would route the peers of transport
+    // SAs it no longer has into a table that no longer leads anywhere (the
+    // lookup falls through, so harmless, but not ours to keep).
+    for (bool v6 : {false, true})
+        impl->rules_del(v6);
     impl->wake_fd = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     if (impl->wake_fd < 0) return Error{0, std::string("eventfd: ") + std::strerror(errno)};
     Impl* raw = impl.get();
@@ -177,6 +228,72 @@ void DataPlane::Impl::routes_del(const ike::TsList& remote) {
     }
 }
 
+std::array<net::Netlink::Rule, 2> DataPlane::Impl::rules_for(bool v6) const {
+    net::Netlink::Rule ike;  // IKE from the daemon's own socket: main table (RFC 4301 §5.2 bypass)
+    ike.v6 = v6;
+    ike.priority = cfg.rule_priority - 1;
+    ike.table = 254;
+    ike.ip_proto = IPPROTO_UDP;
+    ike.sport = cfg.ike_port;
+    net::Netlink::Rule unmarked;  // everything not sent by the data plane
+    unmarked.v6 = v6;
+    unmarked.priority = cfg.rule_priority;
+    unmarked.table = cfg.transport_table;
+    unmarked.fwmark = cfg.fwmark;
+    unmarked.fwmask = 0xffffffffu;
+    unmarked.invert = true;
+    return {ike, unmarked};
+}
+
+void DataPlane::Impl::rules_del(bool v6) {
+    for (const net::Netlink::Rule& r : rules_for(v6)) {
+        // Several copies if daemons were killed more than once; bounded.
+        for (int i = 0; i < 16 && nl->del_rule(r); ++i) {
+        }
+    }
+    rules[v6] = false;
+}
+
+Status DataPlane::Impl::transport_add(const IpAddress& local, const IpAddress& remote) {
+    if (!marked)
+        return Error{0,
+                     "transport mode needs the data plane's sockets marked (SO_MARK, "
+                     "CAP_NET_ADMIN), or its ESP would loop into the TUN device"};
+    if (local.is_unspecified() || remote.is_unspecified() || local.is_v6() != remote.is_v6())
+        return Error{0, "transport mode needs a local and a remote address of one family"};
+    std::lock_guard lock(route_mu);
+    const bool v6 = remote.is_v6();
+    if (!rules[v6]) {
+        for (const net::Netlink::Rule& r : rules_for(v6)) {
+            if (auto st = nl->add_rule(r); !st && nl->last_errno() != EEXIST)
+                return Error{0, "transport mode policy rule: " + st.error().what};
+        }
+        rules[v6] = true;
+    }
+    net::Prefix host{remote, std::uint8_t(v6 ? 128 : 32)};
+    auto& slot = host_routes[host.to_string()];
+    if (slot.second == 0) {
+        slot.first = host;
+        if (auto st = nl->add_route(host, tun.ifindex(), &local, cfg.transport_table); !st) {
+            host_routes.erase(host.to_string());
+            return Error{0, "transport mode route to " + host.to_string() + ": " + st.error().what};
+        }
+    }
+    ++slot.second;
+    return Ok{};
+}
+
+void DataPlane::Impl::transport_del(const IpAddress& remote) {
+    std::lock_guard lock(route_mu);
+    net::Prefix host{remote, std::uint8_t(remote.is_v6() ? 128 : 32)};
+    auto it = host_routes.find(host.to_string());
+    if (it == host_routes.end()) return;
+    if (--it->second.second == 0) {
+        (void)nl->del_route(host, tun.ifindex(), cfg.transport_table);
+        host_routes.erase(it);
+    }
+}
+
 Status DataPlane::install(const ike::InstallChildSa& c) {
     esp::SaOptions opts;
     opts.replay_window = impl_->cfg.replay_window;
@@ -197,17 +314,22 @@ Status DataPlane::install(const ike::InstallChildSa& c) {
         if (auto r = out->set_next_seq(next); !r.ok()) return r.error().to_error();
     }
     if (c.in_highest > 0) (void)in->window().raise_highest(c.in_highest);
-    if (c.child.mode != ike::IpsecMode::TUNNEL)
-        return Error{0, "transport mode is not supported by the userspace data plane yet"};
-    impl_->routes_add(c.child.ts_remote);
+    const bool transport = c.child.mode == ike::IpsecMode::TRANSPORT;
+    if (transport) {
+        // Host to host: only the peer's address goes into the TUN device.
+        if (auto st = impl_->transport_add(c.local.addr, c.remote.addr); !st) return st;
+    } else {
+        impl_->routes_add(c.child.ts_remote);
+    }
     Endpoint remote = c.remote;
     if (!c.encap) remote.port = 0;
     std::lock_guard lock(impl_->mu);
-    impl_->outs.insert_or_assign(c.child.spi_in,
-                                 OutEntry{std::move(*out), c.local, remote, c.encap, c.ike, false});
+    impl_->outs.insert_or_assign(c.child.spi_in, OutEntry{std::move(*out), c.local, remote, c.encap,
+                                                          c.ike, false, transport});
     impl_->ins.insert_or_assign(
         c.child.spi_in,
-        InEntry{std::move(*in), c.child.ts_local, c.child.ts_remote, c.ike, c.child.spi_out, 0});
+        InEntry{std::move(*in), c.child.ts_local, c.child.ts_remote, c.ike, c.child.spi_out, 0,
+                transport, c.encap, c.local.addr, c.remote.addr});
     // The newest SA for the same selectors wins (after a rekey traffic moves
     // to the new SA at once, RFC 7296 §2.8): lower priority value first.
     impl_->spd_entries.push_back(policy::SpdEntry{
@@ -219,11 +341,13 @@ Status DataPlane::install(const ike::InstallChildSa& c) {
 
 void DataPlane::remove(const ike::RemoveChildSa& r) {
     ike::TsList remote;
+    std::optional<IpAddress> transport_peer;
     {
         std::lock_guard lock(impl_->mu);
         auto it = impl_->ins.find(r.spi_in);
         if (it == impl_->ins.end()) return;
         remote = it->second.ts_remote;
+        if (it->second.transport) transport_peer = it->second.remote;
         impl_->ins.erase(it);
         impl_->outs.erase(r.spi_in);
         std::erase_if(impl_->spd_entries,
@@ -231,7 +355,10 @@ void DataPlane::remove(const ike::RemoveChildSa& r) {
         impl_->spd_dirty = true;
         ++impl_->st.removed;
     }
-    impl_->routes_del(remote);
+    if (transport_peer)
+        impl_->transport_del(*transport_peer);
+    else
+        impl_->routes_del(remote);
 }
 
 void DataPlane::adjust(const ike::AdjustChildCounters& a) {
@@ -349,17 +476,64 @@ void DataPlane::Impl::run() {
 }
 
 void DataPlane::Impl::from_tun() {
+    if (!tun.vnet_hdr()) {
+        std::size_t got = 0;
+        for (; got < kBatch; ++got) {
+            rx.reset(got);
+            net::Packet& p = rx[got];
+            auto r = tun.read(std::span<std::uint8_t>(p.data, p.tailroom - esp::kTailroom));
+            if (!r || *r == 0) break;
+            p.len = *r;
+        }
+        seal_and_send(got);
+        return;
+    }
+    // With TSO the stack hands over large TCP segments: read each into
+    // `gso_buf` and cut it into ring slots (what the kernel's GSO would do
+    // for a real device), sending whenever the ring is full.
+    std::size_t got = 0;
+    for (std::size_t reads = 0; reads < kBatch; ++reads) {
+        auto r = tun.read(gso_buf);
+        if (!r || *r == 0) break;
+        if (*r < net::VnetHdr::kSize) {
+            ++st.tun_errors;
+            continue;
+        }
+        const net::VnetHdr h = net::VnetHdr::load(gso_buf.data());
+        std::span<std::uint8_t> pkt(gso_buf.data() + net::VnetHdr::kSize, *r - net::VnetHdr::kSize);
+        auto plan = net::gso_plan(h, pkt);
+        const std::size_t room = rx.buffer_size() - rx.headroom() - esp::kTailroom;
+        if (!plan || plan->max_segment() > room) {
+            ++st.tun_errors;
+            continue;
+        }
+        if (plan->hdr_len == 0 && (h.flags & net::VnetHdr::kNeedsCsum) &&
+            !net::complete_checksum(pkt, h.csum_start, h.csum_offset)) {
+            ++st.tun_errors;
+            continue;
+        }
+        for (std::size_t i = 0; i < plan->segments; ++i) {
+            if (got == kBatch) {
+                seal_and_send(got);
+                got = 0;
+            }
+            rx.reset(got);
+            net::Packet& p = rx[got++];
+            if (plan->hdr_len == 0) {
+                std::memcpy(p.data, pkt.data(), pkt.size());
+                p.len = pkt.size();
+            } else {
+                p.len = net::gso_segment(*plan, pkt, i, std::span<std::uint8_t>(p.data, room));
+            }
+        }
+    }
+    if (got) seal_and_send(got);
+}
+
+void DataPlane::Impl::seal_and_send(std::size_t got) {
     std::array<std::uint32_t, kBatch> udp_slots{}, raw4{}, raw6{};
     std::size_t nu = 0, n4 = 0, n6 = 0;
     Sock* udp_sock = nullptr;
-    std::size_t got = 0;
-    for (; got < kBatch; ++got) {
-        rx.reset(got);
-        net::Packet& p = rx[got];
-        auto r = tun.read(std::span<std::uint8_t>(p.data, p.tailroom - esp::kTailroom));
-        if (!r || *r == 0) break;
-        p.len = *r;
-    }
     st.tun_packets += got;
     for (std::size_t i = 0; i < got; ++i) {
         net::Packet& p = rx[i];
@@ -371,8 +545,23 @@ void DataPlane::Impl::from_tun() {
             continue;
         }
         OutEntry& o = it->second;
-        std::span<std::uint8_t> buf(p.data - esp::kHeadroom, esp::kHeadroom + p.tailroom);
-        auto sealed = o.sa.seal(buf, p.len);
+        esp::SaResult<std::span<std::uint8_t>> sealed = esp::SaFailure{};
+        if (o.transport) {
+            // RFC 4303 §3.1.1: ESP goes after the IP header, which the socket
+            // writes again on the way out; seal the upper layer in place.
+            auto s = esp::transport_strip(BytesView(p.data, p.len));
+            if (!s.ok) {
+                ++st.not_transportable;
+                continue;
+            }
+            const std::size_t hl = s.value.header_len;
+            std::span<std::uint8_t> buf(p.data + hl - esp::kHeadroom,
+                                        esp::kHeadroom + p.tailroom - hl);
+            sealed = o.sa.seal(buf, s.value.payload_len, s.value.next_header);
+        } else {
+            std::span<std::uint8_t> buf(p.data - esp::kHeadroom, esp::kHeadroom + p.tailroom);
+            sealed = o.sa.seal(buf, p.len);
+        }
         if (!o.rekey_requested && o.sa.needs_rekey()) {
             o.rekey_requested = true;
             rekeys.push_back(RekeyRequest{o.ike, it->first});
@@ -426,9 +615,42 @@ void DataPlane::Impl::from_tun() {
 }
 
 void DataPlane::Impl::from_sock(Sock& s) {
+    if (s.gro) {
+        // Coalesced datagrams (UDP GRO): cut each into its datagrams, one
+        // ring slot each, and process a ring-full at a time.
+        auto got = s.s.receive_large(large);
+        if (!got) return;
+        std::size_t k = 0;
+        for (std::size_t i = 0; i < *got; ++i) {
+            const net::LargePacket& l = large[i];
+            const std::size_t seg = l.segment ? l.segment : l.len;
+            const std::size_t room = rx.buffer_size() - rx.headroom();
+            for (std::size_t off = 0; off < l.len && seg > 0; off += seg) {
+                const std::size_t n = std::min(seg, l.len - off);
+                if (n > room) break;  // larger than any ESP packet we take
+                if (k == kBatch) {
+                    process_received(s, k);
+                    k = 0;
+                }
+                rx.reset(k);
+                net::Packet& p = rx[k++];
+                std::memcpy(p.data, l.buf.data() + off, n);
+                p.len = n;
+                p.peer = l.peer;
+                p.local = l.local;
+                p.has_local = l.has_local;
+            }
+        }
+        if (k) process_received(s, k);
+        return;
+    }
     auto got = s.s.receive(rx, kBatch);
     if (!got) return;
-    for (std::size_t i = 0; i < *got; ++i) {
+    process_received(s, *got);
+}
+
+void DataPlane::Impl::process_received(Sock& s, std::size_t got) {
+    for (std::size_t i = 0; i < got; ++i) {
         net::Packet& p = rx[i];
         if (p.len == 0) continue;
         if (s.udp) {
@@ -445,6 +667,44 @@ void DataPlane::Impl::from_sock(Sock& s) {
         }
         deliver(p);
     }
+    if (npending) to_tun_flush();
+}
+
+void DataPlane::Impl::to_tun_flush() {
+    // Runs of segments that continue one TCP stream go to TUN as one large
+    // segment (net::gro_*); everything else as it is, behind a zero vnet
+    // header. The packets stay in the ring until the next receive.
+    std::array<BytesView, kBatch> run;
+    std::size_t i = 0;
+    while (i < npending) {
+        BytesView first(pending[i].data(), pending[i].size());
+        auto f = net::gro_candidate(first);
+        std::size_t n = 1, payload = f ? f->payload : 0;
+        run[0] = first;
+        if (f) {
+            net::TcpSegment last = *f;
+            while (i + n < npending) {
+                BytesView next(pending[i + n].data(), pending[i + n].size());
+                auto c = net::gro_candidate(next);
+                if (!c || !net::gro_continues(first, *f, last, next, *c, payload)) break;
+                run[n++] = next;
+                payload += c->payload;
+                last = *c;
+            }
+        }
+        std::size_t len = 0;
+        if (f) {
+            len = net::gro_merge(std::span<const BytesView>(run.data(), n), *f, gro_buf);
+        } else {
+            std::memset(gro_buf.data(), 0, net::VnetHdr::kSize);
+            std::memcpy(gro_buf.data() + net::VnetHdr::kSize, first.data(), first.size());
+            len = net::VnetHdr::kSize + first.size();
+        }
+        if (!tun.write(std::span<const std::uint8_t>(gro_buf.data(), len))) st.send_errors += n;
+        if (n > 1) st.tun_merged += n;
+        i += n;
+    }
+    npending = 0;
 }
 
 void DataPlane::Impl::deliver(net::Packet& p) {
@@ -467,13 +727,34 @@ void DataPlane::Impl::deliver(net::Packet& p) {
         return;
     }
     if (opened->next_header == esp::kNextHeaderDummy) return;  // RFC 4303 §2.6
+    std::span<std::uint8_t> packet = opened->payload;
+    if (e.transport) {
+        // Rebuild the IP header in the room the outer headers and the ESP
+        // header leave in front of the payload.
+        std::span<std::uint8_t> region(p.data - p.headroom, p.headroom + p.len);
+        const std::size_t at = std::size_t(opened->payload.data() - region.data());
+        auto r = esp::transport_rebuild(region, at, opened->payload.size(), e.remote, e.local,
+                                        opened->next_header);
+        if (!r.ok) {
+            ++st.rejected;
+            return;
+        }
+        packet = r.packet;
+        // RFC 3948 §3.1.2: through a NAT the peer's checksum covers other
+        // addresses; ESP authenticated the payload, so recompute it.
+        if (e.encap) esp::transport_fix_checksum(packet);
+    }
     // RFC 4301 §5.2: the inner packet must be one this SA may carry.
-    auto key = policy::packet_key(opened->payload);
+    auto key = policy::packet_key(packet);
     if (!key || !policy::within(e.ts_remote, e.ts_local, *key)) {
         ++st.selector_mismatch;
         return;
     }
-    if (!tun.write(opened->payload)) {
+    if (tun.vnet_hdr()) {
+        // Written when the batch is done, merged with its neighbours where
+        // they continue one TCP stream (to_tun_flush).
+        pending[npending++] = packet;
+    } else if (!tun.write(packet)) {
         ++st.send_errors;
         return;
     }

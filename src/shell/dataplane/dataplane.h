@@ -5,6 +5,19 @@
 //   TUN --> SPD lookup (policy::Spd) --> OutboundSa::seal --> UDP 4500 / raw ESP
 //   UDP 4500 / raw ESP --> SPI --> InboundSa::open --> selector check --> TUN
 //
+// Tunnel mode routes the remote selectors into the TUN device (main table).
+// Transport mode (RFC 4303 §3.1.1) protects traffic between this host's
+// address and the peer's: the peer's address is routed into the TUN device
+// in a table of its own (`transport_table`), consulted through the rule
+// `not fwmark <fwmark> lookup <transport_table>`, and every socket of the
+// data plane carries that mark (SO_MARK), so the ESP packets themselves
+// still leave through the main table. IKE from the daemon's own socket
+// (UDP source port `ike_port`) gets a rule to the main table just before,
+// as RFC 4301 §5.2 wants IKE to bypass IPsec. Outbound, the IP header of the
+// local stack's packet is taken off and ESP carries the upper layer (Next
+// Header = its protocol); inbound, the header is rebuilt from the SA's
+// addresses (esp/transport.h).
+//
 // The packet thread owns every SA object, the SPD and the sockets' receive
 // side; nothing on the fast path takes a lock or allocates. The IKE thread
 // talks to it through install()/remove(), which queue commands and wake the
@@ -47,6 +60,19 @@ struct DataPlaneConfig {
     // cluster, members never send the same number on one SA, even in a
     // split brain. Default: off.
     esp::SeqStripes stripes;
+    // Transport mode's policy routing (see above). The rules are added with
+    // the first transport-mode SA of a family and removed when the data plane
+    // stops; rules with these priorities left by a daemon that was killed are
+    // removed at start.
+    std::uint32_t fwmark = 0x1ce5;
+    std::uint32_t transport_table = 4500;
+    std::uint32_t rule_priority = 4500;  // the IKE bypass rule takes rule_priority - 1
+    std::uint16_t ike_port = 500;
+    // TUN offloads (IFF_VNET_HDR, checksum offload and TSO): the local TCP
+    // stack sends large segments that the packet thread cuts to the MTU
+    // itself (net/offload.h); far fewer reads and much less work for the
+    // stack. false: one plain packet per read.
+    bool offload = true;
 };
 
 struct DataPlaneStats {
@@ -60,6 +86,12 @@ struct DataPlaneStats {
     std::uint64_t selector_mismatch = 0;  // decrypted packet outside the SA's selectors
     std::uint64_t ike_on_natt = 0;        // IKE messages handed to the IKE side
     std::uint64_t send_errors = 0;
+    // Transport mode: local packets it cannot carry (fragments, IPv6
+    // extension headers, malformed; esp::transport_strip).
+    std::uint64_t not_transportable = 0;
+    std::uint64_t tun_errors = 0;
+    std::uint64_t tun_merged = 0;  // delivered packets that went to TUN merged with others  // TUN
+                                   // reads with a bad vnet header or too large to segment
     std::uint64_t installed = 0, removed = 0;
 };
 

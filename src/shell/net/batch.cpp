@@ -3,6 +3,7 @@
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/ip.h>
+#include <netinet/udp.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -10,12 +11,21 @@
 #include <cerrno>
 #include <cstring>
 
+#ifndef UDP_GRO
+#define UDP_GRO 104  // linux/udp.h, Linux 5.0
+#endif
+#ifndef UDP_SEGMENT
+#define UDP_SEGMENT 103  // linux/udp.h, Linux 4.18
+#endif
+
 namespace ikecluster::net {
 
 namespace {
 
 constexpr std::size_t kMaxBatch = 256;
+// Room for a pktinfo and a UDP_SEGMENT control message (or both pktinfos on receive).
 constexpr std::size_t kCmsgSpace = CMSG_SPACE(sizeof(in6_pktinfo)) + CMSG_SPACE(sizeof(in_pktinfo));
+static_assert(kCmsgSpace >= CMSG_SPACE(sizeof(in6_pktinfo)) + CMSG_SPACE(sizeof(std::uint16_t)));
 
 Error sys_error(const char* what, int err) {
     return Error{0, std::string(what) + ": " + std::strerror(err)};
@@ -107,6 +117,7 @@ BatchSocket::BatchSocket(BatchSocket&& o) noexcept
     : fd_(o.fd_),
       v6_(o.v6_),
       raw_(o.raw_),
+      gso_(o.gso_),
       msgs_(std::move(o.msgs_)),
       iovs_(std::move(o.iovs_)),
       addrs_(std::move(o.addrs_)),
@@ -120,6 +131,7 @@ BatchSocket& BatchSocket::operator=(BatchSocket&& o) noexcept {
         fd_ = o.fd_;
         v6_ = o.v6_;
         raw_ = o.raw_;
+        gso_ = o.gso_;
         msgs_ = std::move(o.msgs_);
         iovs_ = std::move(o.iovs_);
         addrs_ = std::move(o.addrs_);
@@ -133,11 +145,36 @@ BatchSocket::~BatchSocket() {
     if (fd_ >= 0) ::close(fd_);
 }
 
+Status BatchSocket::set_mark(std::uint32_t mark) {
+    if (setsockopt(fd_, SOL_SOCKET, SO_MARK, &mark, sizeof mark) < 0)
+        return Error{0, std::string("SO_MARK: ") + std::strerror(errno)};
+    return Ok{};
+}
+
+namespace {
+
+// The default socket buffers (~200 KiB) hold about 150 full-sized ESP
+// packets: a TSO burst from the peer's TCP stack overflows them while the
+// packet thread is busy decrypting, and every drop costs a TCP
+// retransmission through the tunnel. Root may go past rmem_max/wmem_max
+// (the *FORCE options); otherwise take what the limits allow.
+void size_buffers(int fd) {
+    int rcv = 8 << 20, snd = 4 << 20;
+    if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &rcv, sizeof rcv) < 0)
+        setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcv, sizeof rcv);
+    if (setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &snd, sizeof snd) < 0)
+        setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &snd, sizeof snd);
+}
+
+}  // namespace
+
 Result<BatchSocket> BatchSocket::udp(const Endpoint& bind, bool reuse_port, bool freebind) {
     const bool v6 = bind.addr.is_v6();
     int fd = ::socket(v6 ? AF_INET6 : AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd < 0) return sys_error("UDP socket", errno);
     BatchSocket s(fd, v6, false, kMaxBatch);
+    s.gso_ = true;
+    size_buffers(fd);
     int one = 1;
     if (v6) {
         setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
@@ -164,6 +201,7 @@ Result<BatchSocket> BatchSocket::raw_esp(bool v6) {
         ::socket(v6 ? AF_INET6 : AF_INET, SOCK_RAW | SOCK_NONBLOCK | SOCK_CLOEXEC, IPPROTO_ESP);
     if (fd < 0) return sys_error("raw ESP socket", errno);
     BatchSocket s(fd, v6, true, kMaxBatch);
+    size_buffers(fd);
     int one = 1;
     if (v6 && setsockopt(fd, IPPROTO_IPV6, IPV6_RECVPKTINFO, &one, sizeof one) < 0)
         return sys_error("IPV6_RECVPKTINFO", errno);
@@ -239,6 +277,12 @@ Result<std::size_t> BatchSocket::send(PacketRing& ring, std::size_t first, std::
 }
 
 Result<std::size_t> BatchSocket::send(PacketRing& ring, std::span<const std::uint32_t> slots) {
+    if (gso_) {
+        auto r = send_segmented(ring, slots);
+        if (r || gso_) return r;
+        // The kernel refused UDP GSO (no checksum offload on the route's
+        // device, say): gso_ is now off; send these one by one.
+    }
     std::size_t n = std::min(slots.size(), msgs_.size());
     for (std::size_t i = 0; i < n; ++i) {
         if (slots[i] >= ring.size()) return Error{0, "send: slot out of range"};
@@ -264,6 +308,129 @@ Result<std::size_t> BatchSocket::send(PacketRing& ring, std::span<const std::uin
         return sys_error("sendmmsg", errno);
     }
     return std::size_t(sent);
+}
+
+Status BatchSocket::enable_gro() {
+    int one = 1;
+    if (raw_ || setsockopt(fd_, SOL_UDP, UDP_GRO, &one, sizeof one) < 0)
+        return Error{0, std::string("UDP_GRO: ") + std::strerror(errno)};
+    return Ok{};
+}
+
+Result<std::size_t> BatchSocket::receive_large(std::span<LargePacket> out) {
+    // Control space per message: a pktinfo and the UDP_GRO segment size.
+    std::size_t n = std::min(out.size(), msgs_.size());
+    for (std::size_t i = 0; i < n; ++i) {
+        iovs_[i] = iovec{out[i].buf.data(), out[i].buf.size()};
+        msghdr& h = msgs_[i].msg_hdr;
+        h = msghdr{};
+        h.msg_name = &addrs_[i];
+        h.msg_namelen = sizeof(sockaddr_storage);
+        h.msg_iov = &iovs_[i];
+        h.msg_iovlen = 1;
+        h.msg_control = cmsgs_.data() + i * kCmsgSpace;
+        h.msg_controllen = kCmsgSpace;
+    }
+    int got = ::recvmmsg(fd_, msgs_.data(), unsigned(n), MSG_DONTWAIT, nullptr);
+    if (got < 0) {
+        if (errno == EAGAIN || errno == EWOULDBLOCK) return std::size_t(0);
+        return sys_error("recvmmsg", errno);
+    }
+    for (int i = 0; i < got; ++i) {
+        LargePacket& p = out[std::size_t(i)];
+        msghdr& h = msgs_[std::size_t(i)].msg_hdr;
+        p.len = msgs_[std::size_t(i)].msg_len;
+        p.segment = 0;
+        p.has_local = false;
+        p.peer = from_sockaddr(addrs_[std::size_t(i)]);
+        for (cmsghdr* c = CMSG_FIRSTHDR(&h); c; c = CMSG_NXTHDR(&h, c)) {
+            if (c->cmsg_level == SOL_UDP && c->cmsg_type == UDP_GRO) {
+                int seg = 0;
+                std::memcpy(&seg, CMSG_DATA(c), sizeof seg);
+                if (seg > 0 && std::size_t(seg) < p.len) p.segment = std::size_t(seg);
+            } else if (c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_PKTINFO) {
+                in_pktinfo pi;
+                std::memcpy(&pi, CMSG_DATA(c), sizeof pi);
+                std::array<std::uint8_t, 4> b{};
+                std::memcpy(b.data(), &pi.ipi_addr, 4);
+                p.local = IpAddress::v4(b);
+                p.has_local = true;
+            } else if (c->cmsg_level == IPPROTO_IPV6 && c->cmsg_type == IPV6_PKTINFO) {
+                in6_pktinfo pi;
+                std::memcpy(&pi, CMSG_DATA(c), sizeof pi);
+                std::array<std::uint8_t, 16> b{};
+                std::memcpy(b.data(), &pi.ipi6_addr, 16);
+                p.local = IpAddress::v6(b);
+                p.has_local = true;
+            }
+        }
+    }
+    return std::size_t(got);
+}
+
+// UDP GSO (UDP_SEGMENT, Linux 4.18+): consecutive packets to one peer, all
+// as long as the first (the last may be shorter), go down as one message
+// with an iovec per packet; the stack handles one buffer and cuts it into
+// datagrams as late as it can (on the wire, or at the receiving socket
+// across a veth). Same packets on the wire as sendmmsg of each.
+Result<std::size_t> BatchSocket::send_segmented(PacketRing& ring,
+                                                std::span<const std::uint32_t> slots) {
+    constexpr std::size_t kMaxSegments = 64;  // UDP_MAX_SEGMENTS on older kernels
+    constexpr std::size_t kMaxBytes = 65000;  // one IP datagram's worth before cutting
+    std::size_t n = std::min(slots.size(), msgs_.size());
+    std::array<std::uint16_t, kMaxBatch> counts{};
+    std::size_t m = 0;
+    for (std::size_t i = 0; i < n;) {
+        if (slots[i] >= ring.size()) return Error{0, "send: slot out of range"};
+        Packet& p0 = ring[slots[i]];
+        std::size_t k = 1, total = p0.len;
+        while (i + k < n && k < kMaxSegments && p0.len > 0) {
+            if (slots[i + k] >= ring.size()) return Error{0, "send: slot out of range"};
+            const Packet& q = ring[slots[i + k]];
+            if (q.len == 0 || q.len > p0.len || total + q.len > kMaxBytes || !(q.peer == p0.peer) ||
+                q.has_local != p0.has_local || (p0.has_local && !(q.local == p0.local)))
+                break;
+            total += q.len;
+            ++k;
+            if (q.len < p0.len) break;  // a shorter one can only be the last
+        }
+        for (std::size_t j = 0; j < k; ++j) {
+            Packet& q = ring[slots[i + j]];
+            iovs_[i + j] = iovec{q.data, q.len};
+        }
+        msghdr& h = msgs_[m].msg_hdr;
+        h = msghdr{};
+        h.msg_name = &addrs_[m];
+        h.msg_namelen = to_sockaddr(p0.peer, addrs_[m]);
+        h.msg_iov = &iovs_[i];
+        h.msg_iovlen = k;
+        std::uint8_t* control = cmsgs_.data() + m * kCmsgSpace;
+        std::memset(control, 0, kCmsgSpace);
+        if (p0.has_local) set_source_address(h, control, p0.local);
+        if (k > 1) {
+            h.msg_control = control;
+            auto* c = reinterpret_cast<cmsghdr*>(control + h.msg_controllen);
+            c->cmsg_level = SOL_UDP;
+            c->cmsg_type = UDP_SEGMENT;
+            c->cmsg_len = CMSG_LEN(sizeof(std::uint16_t));
+            const std::uint16_t seg = std::uint16_t(p0.len);
+            std::memcpy(CMSG_DATA(c), &seg, sizeof seg);
+            h.msg_controllen += CMSG_SPACE(sizeof(std::uint16_t));
+        }
+        counts[m++] = std::uint16_t(k);
+        i += k;
+    }
+    if (m == 0) return std::size_t(0);
+    int sent = ::sendmmsg(fd_, msgs_.data(), unsigned(m), MSG_DONTWAIT);
+    if (sent < 0) {
+        if (errno == EAGAIN || errno == EWOULDBLOCK) return std::size_t(0);
+        if (errno == EIO || errno == EINVAL || errno == ENOPROTOOPT) gso_ = false;
+        return sys_error("sendmmsg (UDP GSO)", errno);
+    }
+    std::size_t packets = 0;
+    for (int j = 0; j < sent; ++j)
+        packets += counts[std::size_t(j)];
+    return packets;
 }
 
 }  // namespace ikecluster::net

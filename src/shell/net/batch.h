@@ -44,6 +44,17 @@ class PacketRing {
     std::vector<Packet> slots_;
 };
 
+// A receive buffer for a coalesced UDP datagram (UDP GRO): up to 64 KiB of
+// datagrams from one sender, all `segment` octets long but the last.
+struct LargePacket {
+    std::vector<std::uint8_t> buf = std::vector<std::uint8_t>(65536);
+    std::size_t len = 0;
+    std::size_t segment = 0;  // 0: one datagram of `len` octets
+    Endpoint peer;
+    IpAddress local;
+    bool has_local = false;
+};
+
 class BatchSocket {
   public:
     // A non-blocking UDP socket bound to `bind` (port 0: any), reporting the
@@ -60,6 +71,14 @@ class BatchSocket {
 
     int fd() const { return fd_; }
     bool v6() const { return v6_; }
+    // Marks everything this socket sends (SO_MARK, needs CAP_NET_ADMIN), so
+    // policy routing can tell the daemon's own ESP from the traffic it
+    // protects (transport mode routes the peer's address into the TUN).
+    Status set_mark(std::uint32_t mark);
+    // UDP GRO (Linux 5.0+): the kernel may hand over several datagrams of
+    // one flow in one buffer; read them with receive_large() only.
+    Status enable_gro();
+    Result<std::size_t> receive_large(std::span<LargePacket> out);
 
     // Receives into ring slots [0, max) (max <= ring.size()); returns how
     // many arrived, 0 when none is waiting.
@@ -68,6 +87,9 @@ class BatchSocket {
     // (the rest may be retried or dropped by the caller).
     Result<std::size_t> send(PacketRing& ring, std::size_t first, std::size_t n);
     // Sends the ring slots named by `slots` (in that order, at most 256).
+    // UDP sockets group runs of equal-sized packets to one peer into UDP GSO
+    // messages (UDP_SEGMENT) and fall back to one datagram per message if
+    // the kernel refuses. Returns how many packets the kernel took.
     Result<std::size_t> send(PacketRing& ring, std::span<const std::uint32_t> slots);
 
   private:
@@ -75,6 +97,8 @@ class BatchSocket {
     int fd_ = -1;
     bool v6_ = false;
     bool raw_ = false;
+    bool gso_ = false;  // UDP GSO still believed to work
+    Result<std::size_t> send_segmented(PacketRing& ring, std::span<const std::uint32_t> slots);
     // Scratch for the system calls, sized once for the largest batch.
     std::vector<mmsghdr> msgs_;
     std::vector<iovec> iovs_;

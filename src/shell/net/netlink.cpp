@@ -1,6 +1,7 @@
 #include "net/netlink.h"
 
 #include <libmnl/libmnl.h>
+#include <linux/fib_rules.h>
 #include <linux/rtnetlink.h>
 #include <net/if.h>
 
@@ -166,6 +167,48 @@ Status Netlink::del_address(int ifindex, const Prefix& a) {
     nlh->nlmsg_type = RTM_DELADDR;
     nlh->nlmsg_flags = NLM_F_REQUEST;
     put_addr(nlh, ifindex, a);
+    return request(nlh);
+}
+
+namespace {
+
+void put_rule(nlmsghdr* nlh, const Netlink::Rule& r) {
+    // struct fib_rule_hdr: family, dst_len, src_len, tos, table, res1, res2, action, flags.
+    auto* h = static_cast<fib_rule_hdr*>(mnl_nlmsg_put_extra_header(nlh, sizeof(fib_rule_hdr)));
+    h->family = r.v6 ? AF_INET6 : AF_INET;
+    h->action = FR_ACT_TO_TBL;
+    h->table = r.table < 256 ? std::uint8_t(r.table) : std::uint8_t(RT_TABLE_UNSPEC);
+    if (r.invert) h->flags |= FIB_RULE_INVERT;
+    mnl_attr_put_u32(nlh, FRA_PRIORITY, r.priority);
+    mnl_attr_put_u32(nlh, FRA_TABLE, r.table);
+    if (r.fwmark || r.fwmask) {
+        mnl_attr_put_u32(nlh, FRA_FWMARK, r.fwmark);
+        mnl_attr_put_u32(nlh, FRA_FWMASK, r.fwmask);
+    }
+    if (r.ip_proto) mnl_attr_put_u8(nlh, FRA_IP_PROTO, r.ip_proto);
+    if (r.sport) {
+        fib_rule_port_range pr{r.sport, r.sport};
+        mnl_attr_put(nlh, FRA_SPORT_RANGE, sizeof pr, &pr);
+    }
+}
+
+}  // namespace
+
+Status Netlink::add_rule(const Rule& r) {
+    std::vector<char> buf(MNL_SOCKET_BUFFER_SIZE);
+    nlmsghdr* nlh = mnl_nlmsg_put_header(buf.data());
+    nlh->nlmsg_type = RTM_NEWRULE;
+    nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_CREATE | NLM_F_EXCL;
+    put_rule(nlh, r);
+    return request(nlh);
+}
+
+Status Netlink::del_rule(const Rule& r) {
+    std::vector<char> buf(MNL_SOCKET_BUFFER_SIZE);
+    nlmsghdr* nlh = mnl_nlmsg_put_header(buf.data());
+    nlh->nlmsg_type = RTM_DELRULE;
+    nlh->nlmsg_flags = NLM_F_REQUEST;
+    put_rule(nlh, r);
     return request(nlh);
 }
 

@@ -35,6 +35,24 @@ class Netlink {
                      std::uint32_t table = 254 /* main */, std::uint32_t metric = 0);
     Status del_route(const Prefix& dst, int ifindex, std::uint32_t table = 254,
                      std::uint32_t metric = 0);
+    // A policy-routing rule (ip rule, RTM_NEWRULE): packets that match are
+    // looked up in `table`. Fields left at 0 do not constrain the match.
+    // Transport-mode SAs use these to send the local stack's packets to the
+    // peer into the TUN device while the daemon's own (marked) sockets keep
+    // using the main table.
+    struct Rule {
+        bool v6 = false;
+        std::uint32_t priority = 0;
+        std::uint32_t table = 0;
+        std::uint32_t fwmark = 0, fwmask = 0;  // match on the socket mark (SO_MARK)
+        bool invert = false;                   // "not": match what the rest does not
+        std::uint8_t ip_proto = 0;             // FRA_IP_PROTO (Linux 4.17+)
+        std::uint16_t sport = 0;               // FRA_SPORT_RANGE, one port
+    };
+    Status add_rule(const Rule& r);
+    // Deletes the rule with these fields; an error (ENOENT) if there is none.
+    Status del_rule(const Rule& r);
+
     // `addr` keeps its host bits here (the interface's own address).
     // `flags` are IFA_F_* (IFA_F_NODAD: an IPv6 address usable at once).
     Status add_address(int ifindex, const Prefix& addr, std::uint32_t flags = 0);

@@ -35,14 +35,24 @@ Result<Tun> Tun::open(const Options& o) {
         std::memcpy(ifr.ifr_name, want.data(), want.size());
         if (ioctl(fd, TUNSETIFF, &ifr) < 0) return sys_error("TUNSETIFF " + want, errno);
         if (q == 0) t.name_ = ifr.ifr_name;
+        if (o.vnet_hdr) {
+            // Checksum offload and TSO: the stack may hand us large TCP
+            // segments with partial checksums (net/offload.h splits them).
+            unsigned off = TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6;
+            if (ioctl(fd, TUNSETOFFLOAD, off) < 0) return sys_error("TUNSETOFFLOAD " + want, errno);
+        }
     }
+    t.vnet_hdr_ = o.vnet_hdr;
     t.ifindex_ = int(if_nametoindex(t.name_.c_str()));
     if (t.ifindex_ == 0) return sys_error("if_nametoindex " + t.name_, errno);
     return t;
 }
 
 Tun::Tun(Tun&& o) noexcept
-    : name_(std::move(o.name_)), ifindex_(o.ifindex_), fds_(std::move(o.fds_)) {
+    : name_(std::move(o.name_)),
+      ifindex_(o.ifindex_),
+      vnet_hdr_(o.vnet_hdr_),
+      fds_(std::move(o.fds_)) {
     o.fds_.clear();
 }
 
@@ -52,6 +62,7 @@ Tun& Tun::operator=(Tun&& o) noexcept {
             ::close(fd);
         name_ = std::move(o.name_);
         ifindex_ = o.ifindex_;
+        vnet_hdr_ = o.vnet_hdr_;
         fds_ = std::move(o.fds_);
         o.fds_.clear();
     }

@@ -19,6 +19,8 @@ class Tun {
     struct Options {
         std::string name = "ikec0";  // "ikec%d" lets the kernel number it
         int queues = 1;
+        // IFF_VNET_HDR with checksum offload and TSO (TUNSETOFFLOAD): every
+        // read and write starts with a 10-octet virtio_net_hdr (net/offload.h).
         bool vnet_hdr = false;
         bool nonblocking = true;
     };
@@ -33,6 +35,7 @@ class Tun {
     int ifindex() const { return ifindex_; }
     int fd(int queue = 0) const { return fds_.at(std::size_t(queue)); }
     int queues() const { return int(fds_.size()); }
+    bool vnet_hdr() const { return vnet_hdr_; }
 
     // One packet. read: its length, 0 when nothing is waiting (non-blocking),
     // or an error. write: an error unless the whole packet was taken.
@@ -43,6 +46,7 @@ class Tun {
     Tun() = default;
     std::string name_;
     int ifindex_ = 0;
+    bool vnet_hdr_ = false;
     std::vector<int> fds_;
 };
 
