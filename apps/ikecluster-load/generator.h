@@ -127,7 +127,7 @@ class Generator {
     void fail(std::uint64_t spi_i, const std::string& reason);
 
     LoadOptions opt_;
-    crypto::Random& rng_;
+    [[maybe_unused]] crypto::Random& rng_;  // not used yet (clang -Wunused-private-field)
     std::vector<std::unique_ptr<ike::Engine>> engines_;
     std::vector<IpAddress> engine_addr_;
     std::unordered_map<std::uint64_t, Pending> pending_;    // by our (initiator) SPI
