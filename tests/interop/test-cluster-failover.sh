@@ -338,7 +338,9 @@ gateway_rekey() {  # MEMBER
 lag_standby() {
     rekey_both
     sw cl --rekey --child net >/dev/null 2>&1 || fail "child rekey request"
-    sleep 1.5
+    # strongSwan keeps listing the rekeyed inbound SA for delete_rekeyed_delay
+    # (5 s); the failover compares SA lists, so let it go first.
+    sleep 6
 }
 SYNCS_EXPECTED=1
 [ "$RFC6311" = 1 ] && lag_standby
