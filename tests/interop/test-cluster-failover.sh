@@ -317,9 +317,18 @@ rekey_both() {
 }
 
 # An IKE SA rekey the gateway starts: its request carries the message ID
-# the RFC 6311 sync agreed on (M2), so strongSwan must accept it.
+# the RFC 6311 sync agreed on (M2), so strongSwan must accept it. Before it,
+# a liveness check: with no traffic for its dpd_delay (2 s) strongSwan sends
+# one on the synchronised IKE SA, and it must be answered (no retransmit).
 gateway_rekey() {  # MEMBER
-    local spis before
+    local spis before dpd0 rt0
+    dpd0=$(grep -c "sending DPD request" "$LAB/cl/charon.log")
+    rt0=$(grep -c "retransmit" "$LAB/cl/charon.log")
+    sleep 4.5
+    [ "$(grep -c "sending DPD request" "$LAB/cl/charon.log")" -gt "$dpd0" ] ||
+        fail "strongSwan sent no liveness check while the tunnel was idle"
+    [ "$(grep -c "retransmit" "$LAB/cl/charon.log")" = "$rt0" ] ||
+        fail "strongSwan had to retransmit after the RFC 6311 sync"
     spis=$(ctl "$1" list-sas --json 2>/dev/null | jq -r '.ike_sas[0].id // empty' 2>/dev/null)
     [ -n "$spis" ] || { fail "no IKE SA listed on $1"; return; }
     before=$(swan_sas)
