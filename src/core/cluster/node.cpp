@@ -306,6 +306,7 @@ struct ClusterNode::Impl {
             }
         });
         t.cookies = replica.cookie_secrets();
+        t.synced = synced;
         plan_peer_syncs(now, t);
         if (!cp.items.empty()) (void)replica.apply(Record{cp});
         first_takeover = false;

@@ -96,6 +96,12 @@ struct Takeover {
     // await_peer_sync so it starts nothing of its own before the sync.
     std::vector<std::uint8_t> peer_sync;
     std::optional<ike::CookieSecrets> cookies;
+    // This member had a complete, current replica when it took over. False
+    // for a member that takes over as the last one standing without ever
+    // having synced (a fresh cluster, or a restarted member that cannot hear
+    // an active one that may still be alive): its picture of which SAs
+    // exist is not authoritative yet (Engine::set_unknown_spi_answers).
+    bool synced = false;
 };
 // RFC 6311: call Engine::sync_with_peer(now, spis, request) for each of
 // these IKE SAs (paced batches after a Takeover). The replay delta covers

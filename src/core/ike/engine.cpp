@@ -572,8 +572,8 @@ void Engine::receive(Time now, const Endpoint& local, const Endpoint& remote, By
         // Only when neither SPI is one of ours (a message with our roles
         // reflected is not about an SA we lost), and not while this member
         // is not serving (set_unknown_spi_answers).
-        if (!h->is_response() && unknown_spi_answers_ && h->spi_r != 0 && !sas_.count(h->spi_i) &&
-            !sas_.count(h->spi_r))
+        if (!h->is_response() && unknown_spi_answers_ && now >= unknown_spi_from_ &&
+            h->spi_r != 0 && !sas_.count(h->spi_i) && !sas_.count(h->spi_r))
             answer_unknown_ike_spi(now, local, remote, *h);
         return drop();
     }

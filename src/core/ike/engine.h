@@ -234,7 +234,13 @@ class Engine {
     // not active turns it off: a peer whose traffic still reaches it (a
     // stale ARP cache, a split brain) must not be told its SA is gone when
     // the active member has it.
-    void set_unknown_spi_answers(bool on) { unknown_spi_answers_ = on; }
+    // `from`: answer only from then on. A member that takes over without a
+    // synced replica waits: an active member it cannot hear yet may hold
+    // the SAs, and telling their peers the SAs are gone would cut them.
+    void set_unknown_spi_answers(bool on, Time from = Time{}) {
+        unknown_spi_answers_ = on;
+        unknown_spi_from_ = from;
+    }
 
     std::size_t ike_sa_count() const;
     std::size_t half_open_count() const;
@@ -351,6 +357,7 @@ class Engine {
     Time invalid_spi_window_{};
     int invalid_spi_scans_ = 0;
     bool unknown_spi_answers_ = true;
+    Time unknown_spi_from_{};
     Time invalid_ike_spi_window_{};
     int invalid_ike_spi_sent_ = 0;
     void answer_unknown_ike_spi(Time now, const Endpoint& local, const Endpoint& remote,

@@ -185,7 +185,9 @@ void Daemon::release_held() {
 void Daemon::takeover(const cluster::Takeover& t) {
     Time n = now();
     if (t.cookies) (void)engine_->import_cookie_secrets(*t.cookies);
-    engine_->set_unknown_spi_answers(true);
+    // Without a synced replica we may not be the only active member yet:
+    // hold INVALID_IKE_SPI answers back for a while (Takeover::synced).
+    engine_->set_unknown_spi_answers(true, t.synced ? n : n + std::chrono::seconds(30));
     std::size_t failed = 0;
     for (std::size_t i = 0; i < t.sas.size(); ++i) {
         const auto& sa = t.sas[i];

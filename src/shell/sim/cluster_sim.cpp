@@ -687,7 +687,7 @@ class Sim {
             violation("two members active in epoch " + std::to_string(t.epoch));
         }
         if (t.cookies) (void)m.engine->import_cookie_secrets(*t.cookies);
-        m.engine->set_unknown_spi_answers(true);
+        m.engine->set_unknown_spi_answers(true, t.synced ? mnow(m) : mnow(m) + 30s);
         if (cfg_.timeline) {
             for (const auto& per_sa : t.counters) {
                 for (const auto& c : per_sa) {
