@@ -409,6 +409,9 @@ struct ClusterNode::Impl {
         }
         if (cfg.peer_sync == PeerSyncMode::SUSPECTED) {
             if (auto spis = record_spis(*rec)) touched[*spis] = last_now;
+            // Bounded by the SAs that exist: gone ones leave the map.
+            if (const auto* d = std::get_if<ike::IkeSaDeleted>(&*rec)) touched.erase(d->spis);
+            if (const auto* r = std::get_if<ike::IkeSaRekeyed>(&*rec)) touched.erase(r->old_spis);
             if (std::holds_alternative<BulkBegin>(*rec)) touched.clear();
         }
         if (replica.apply(*rec)) {

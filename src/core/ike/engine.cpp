@@ -615,6 +615,13 @@ void Engine::receive(Time now, const Endpoint& local, const Endpoint& remote, By
         auto inner = open_message(sa, dgram, *m);
         if (!inner) return drop();
         if (on_peer_sync_request(now, sa, dgram, *m, *inner)) return;
+        if (h->message_id == sa.st.msgids.next_request_in) {
+            // An ordinary request that happens to carry ID 0 (the original
+            // responder's first): already opened, so not twice.
+            sa.last_inbound = now;
+            on_request(now, sa, dgram, *m, std::move(*inner));
+            return;
+        }
     }
     std::uint32_t expected = sa.st.msgids.next_request_in;
     if (h->message_id + 1 == expected && !sa.st.msgids.last_response.empty() &&

@@ -199,6 +199,14 @@ void Daemon::takeover(const cluster::Takeover& t) {
         }
     }
     if (failed) log_.error(Subsystem::CLUSTER, "{} IKE SA(s) not taken over", failed);
+    std::size_t to_sync = 0;
+    for (auto f : t.peer_sync)
+        to_sync += f;
+    if (to_sync)
+        log_.info(Subsystem::CLUSTER,
+                  "RFC 6311: {} IKE SA(s) will resynchronise message IDs and replay counters with "
+                  "their peers",
+                  to_sync);
     pump();
     // Connections this gateway starts itself and that came over without an
     // SA (none had been established yet) start now.
@@ -222,9 +230,9 @@ void Daemon::sync_peers(const cluster::SyncPeers& s) {
         if (engine_->sync_with_peer(n, spis, s.request)) ++started;
     }
     sync_started_ += started;
-    log_.info(Subsystem::CLUSTER,
-              "RFC 6311: synchronising {} IKE SA(s) with their peers ({} so far)", started,
-              sync_started_);
+    log_.debug(Subsystem::CLUSTER,
+               "RFC 6311: synchronising {} IKE SA(s) with their peers ({} so far)", started,
+               sync_started_);
     pump();
 }
 
