@@ -145,13 +145,13 @@ std::uint16_t inet_checksum(const std::uint8_t* p, std::size_t n) {
 
 constexpr std::size_t kIpv4Header = 20;
 constexpr std::size_t kIcmpHeader = 8;
-constexpr std::size_t kProbePayload = 8;  // tunnel index, probe number
+constexpr std::size_t kProbePayload = 12;  // tunnel index, send time
 constexpr std::size_t kProbeSize = kIpv4Header + kIcmpHeader + kProbePayload;
 
 }  // namespace
 
 std::size_t build_probe(std::span<std::uint8_t> out, const IpAddress& src, const IpAddress& dst,
-                        std::uint32_t index, std::uint16_t seq) {
+                        std::uint32_t index, std::uint16_t seq, Time sent) {
     if (out.size() < kProbeSize || !src.is_v4() || !dst.is_v4()) return 0;
     std::uint8_t* p = out.data();
     std::fill(p, p + kProbeSize, 0);
@@ -168,12 +168,12 @@ std::size_t build_probe(std::span<std::uint8_t> out, const IpAddress& src, const
     store_be16(icmp + 4, std::uint16_t(index));
     store_be16(icmp + 6, seq);
     store_be32(icmp + 8, index);
-    store_be32(icmp + 12, seq);
+    store_be64(icmp + 12, std::uint64_t(sent.since_epoch.count()));
     store_be16(icmp + 2, inet_checksum(icmp, kIcmpHeader + kProbePayload));
     return kProbeSize;
 }
 
-std::optional<std::uint32_t> parse_probe_reply(BytesView packet, const IpAddress& to) {
+std::optional<ProbeReply> parse_probe_reply(BytesView packet, const IpAddress& to) {
     if (packet.size() < kIpv4Header || (packet[0] >> 4) != 4 || !to.is_v4()) return std::nullopt;
     const std::size_t ihl = std::size_t(packet[0] & 0x0f) * 4;
     const std::size_t total = load_be16(packet.data() + 2);
@@ -184,7 +184,8 @@ std::optional<std::uint32_t> parse_probe_reply(BytesView packet, const IpAddress
     const std::uint8_t* icmp = packet.data() + ihl;
     if (icmp[0] != 0 || icmp[1] != 0) return std::nullopt;  // echo reply, code 0
     if (inet_checksum(icmp, total - ihl) != 0) return std::nullopt;
-    return load_be32(icmp + kIcmpHeader);
+    return ProbeReply{load_be32(icmp + kIcmpHeader),
+                      Time{Duration(std::int64_t(load_be64(icmp + kIcmpHeader + 4)))}};
 }
 
 Bucket& Generator::bucket_at(Time now) {
@@ -203,7 +204,7 @@ void Generator::probe(Time now, std::size_t i) {
     scratch_.assign(esp::kHeadroom + kProbeSize + esp::kTailroom, 0);
     std::span<std::uint8_t> buf(scratch_);
     build_probe(buf.subspan(esp::kHeadroom), offset_address(opt_.ts_base, std::uint32_t(i)),
-                opt_.probe_target, std::uint32_t(i), t.seq);
+                opt_.probe_target, std::uint32_t(i), t.seq, now);
     auto sealed = t.out->seal(buf, kProbeSize);
     if (!sealed) {
         ++stats_.failures[std::string("ESP seal: ") + esp::to_string(sealed.error().code)];
@@ -235,15 +236,20 @@ void Generator::on_esp(Time now, std::size_t e, BytesView data) {
         ++stats_.esp_dropped;
         return;
     }
-    auto idx = parse_probe_reply(r->payload, offset_address(opt_.ts_base, std::uint32_t(i)));
-    if (r->next_header != esp::kNextHeaderIpv4 || !idx || *idx != i) {
+    auto rep = parse_probe_reply(r->payload, offset_address(opt_.ts_base, std::uint32_t(i)));
+    if (r->next_header != esp::kNextHeaderIpv4 || !rep || rep->index != i) {
         ++stats_.esp_other;
         return;
     }
     ++stats_.replies;
     if (marked()) {
         ++stats_.replies_after_mark;
-        if (t.up_at_mark && t.first_reply_after_mark == Time::max()) t.first_reply_after_mark = now;
+        // Only a probe sent after the mark proves the path works again (one
+        // in flight at the kill may still come back).
+        if (t.up_at_mark && t.first_reply_after_mark == Time::max() && rep->sent >= mark_) {
+            t.first_reply_after_mark = now;
+            t.first_sent_after_mark = rep->sent;
+        }
     }
     if (t.state == TunnelState::UP && !answered(t.last_reply, t.up_since)) ++answering_;
     t.last_reply = now;
@@ -275,9 +281,12 @@ void Generator::probe_round(Time now) {
         }
         const std::size_t i = std::size_t(slots_done_++ % n);
         Tunnel& t = tunnels_[i];
-        if (t.state == TunnelState::UP && opt_.reconnect && opt_.liveness > Duration{0}) {
-            const Time since = answered(t.last_reply, t.up_since) ? t.last_reply : t.up_since;
-            if (now - since > opt_.liveness) {
+        // Liveness only judges a tunnel that has answered on its current SA:
+        // one that never did is a slow data path, not a lost SA, and
+        // reconnecting it would only add load.
+        if (t.state == TunnelState::UP && opt_.reconnect && opt_.liveness > Duration{0} &&
+            answered(t.last_reply, t.up_since)) {
+            if (now - t.last_reply > opt_.liveness) {
                 // No reply for too long: the gateway lost the SA. Drop it
                 // quietly (a Delete would go nowhere) and start again.
                 (void)engines_[i % engines_.size()]->forget(t.spis);
@@ -307,6 +316,7 @@ void Generator::mark(Time now) {
 Recovery Generator::recovery() const {
     Recovery r;
     std::vector<double> back;
+    double sent = 0;
     for (const Tunnel& t : tunnels_) {
         if (!t.up_at_mark) continue;
         ++r.tunnels;
@@ -314,9 +324,13 @@ Recovery Generator::recovery() const {
         ++r.recovered;
         back.push_back(
             std::chrono::duration<double, std::milli>(t.first_reply_after_mark - mark_).count());
+        sent = std::max(
+            sent,
+            std::chrono::duration<double, std::milli>(t.first_sent_after_mark - mark_).count());
     }
     r.back_ms = percentiles(back);
     r.all_back_ms = r.recovered == r.tunnels ? r.back_ms.max : -1;
+    r.all_back_sent_ms = r.recovered == r.tunnels ? sent : -1;
     return r;
 }
 

@@ -68,8 +68,9 @@ struct LoadOptions {
     IpAddress probe_target = *IpAddress::parse("203.0.113.1");
     Duration bucket = std::chrono::milliseconds(50);  // timeline resolution
     // Reconnect mode: a tunnel whose IKE SA was deleted (the engine gave up
-    // retransmitting, or the peer deleted it) or, with probes, that got no
-    // reply for `liveness` (0 = never) starts a new IKE SA.
+    // retransmitting, or the peer deleted it) or, with probes, that answered
+    // on its SA and then got no reply for `liveness` (0 = never) starts a
+    // new IKE SA.
     bool reconnect = false;
     Duration liveness{0};
 };
@@ -129,6 +130,10 @@ struct Recovery {
     // interval (a tunnel is only probed that often).
     double all_back_ms = 0;
     Percentiles back_ms;
+    // The same for the send times of those first answered probes: the
+    // tunnel worked again when that probe went out (a tighter bound; the
+    // probe before it was lost or unanswered).
+    double all_back_sent_ms = 0;
 };
 
 // Nearest-rank percentiles of `v` (copied and sorted); zeros when empty.
@@ -141,14 +146,18 @@ std::string format_id(const std::string& fmt, std::size_t i);
 IpAddress offset_address(const IpAddress& base, std::uint32_t i);
 
 // Probe packets: an IPv4 ICMP echo request from `src` to `dst` whose
-// identifier, sequence and payload carry the tunnel's index and the probe's
-// number. Writes it to `out` and returns its length (0 if `out` is too
-// small or an address is not IPv4).
+// identifier and sequence carry the tunnel's index and the probe's number,
+// its payload the index and the send time (the reply echoes both). Writes it to `out` and returns
+// its length (0 if `out` is too small or an address is not IPv4).
 std::size_t build_probe(std::span<std::uint8_t> out, const IpAddress& src, const IpAddress& dst,
-                        std::uint32_t index, std::uint16_t seq);
-// The tunnel index an IPv4 echo reply addressed to `to` carries; nullopt
-// for anything else (another protocol or type, a bad checksum, truncated).
-std::optional<std::uint32_t> parse_probe_reply(BytesView packet, const IpAddress& to);
+                        std::uint32_t index, std::uint16_t seq, Time sent);
+struct ProbeReply {
+    std::uint32_t index = 0;
+    Time sent{};  // when the probe went out (echoed back)
+};
+// What an IPv4 echo reply addressed to `to` carries; nullopt for anything
+// else (another protocol or type, a bad checksum, truncated).
+std::optional<ProbeReply> parse_probe_reply(BytesView packet, const IpAddress& to);
 
 class Generator {
   public:
@@ -202,6 +211,7 @@ class Generator {
         Time up_since{};
         Time last_reply = Time::max();  // never
         Time first_reply_after_mark = Time::max();
+        Time first_sent_after_mark = Time::max();
         bool up_at_mark = false;
         std::int64_t last_bucket = -1;
         std::uint16_t seq = 0;

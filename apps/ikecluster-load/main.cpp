@@ -399,15 +399,17 @@ int main(int argc, char** argv) {
         }
         std::printf(
             "{\"failover\": {\"marked\": %s, \"tunnels\": %zu, \"recovered\": %zu, "
-            "\"all_back_ms\": %.1f, \"back_ms\": {\"p50\": %.1f, \"p90\": %.1f, \"p99\": %.1f, "
+            "\"all_back_ms\": %.1f, \"all_back_sent_ms\": %.1f, \"back_ms\": {\"p50\": %.1f, "
+            "\"p90\": %.1f, \"p99\": %.1f, "
             "\"max\": %.1f}, \"probe_interval_ms\": %.1f, \"probes_after_mark\": %llu, "
             "\"replies_after_mark\": %llu, \"esp_lost\": %lld, \"ike_sa_init_after_mark\": %llu, "
             "\"reconnects\": %llu, \"msgid_syncs\": %llu, \"replay_syncs\": %llu, "
             "\"probes_sent\": %llu, \"replies\": %llu, \"esp_dropped\": %llu, "
             "\"esp_other\": %llu, \"ike_sa_init_sent\": %llu, \"held\": %zu}}\n",
-            g.marked() ? "true" : "false", r.tunnels, r.recovered, r.all_back_ms, r.back_ms.p50,
-            r.back_ms.p90, r.back_ms.p99, r.back_ms.max, probe_ms,
-            (unsigned long long)s2.probes_after_mark, (unsigned long long)s2.replies_after_mark,
+            g.marked() ? "true" : "false", r.tunnels, r.recovered, r.all_back_ms,
+            r.all_back_sent_ms, r.back_ms.p50, r.back_ms.p90, r.back_ms.p99, r.back_ms.max,
+            probe_ms, (unsigned long long)s2.probes_after_mark,
+            (unsigned long long)s2.replies_after_mark,
             (long long)s2.probes_after_mark - (long long)s2.replies_after_mark,
             (unsigned long long)s2.ike_sa_init_after_mark, (unsigned long long)s2.reconnects,
             (unsigned long long)s2.msgid_syncs, (unsigned long long)s2.replay_syncs,
@@ -419,5 +421,7 @@ int main(int argc, char** argv) {
     for (int fd : sh.fds)
         close(fd);
     close(sh.epfd);
-    return st.failed == 0 && st.established == o.count ? 0 : 3;
+    // Reconnect mode establishes more SAs than --count, and failed
+    // reconnection attempts count as failures.
+    return st.failed == 0 && st.established >= o.count ? 0 : 3;
 }

@@ -95,7 +95,7 @@ struct Lab {
         auto opened = it->second.in.open(std::span<std::uint8_t>(pkt));
         ASSERT_TRUE(opened);
         std::span<std::uint8_t> ip = opened->payload;
-        ASSERT_GE(ip.size(), 36u);
+        ASSERT_GE(ip.size(), 40u);
         ASSERT_EQ(ip[9], 1);   // ICMP
         ASSERT_EQ(ip[20], 8);  // echo request
         // The echo reply: addresses swapped, type 0, checksum adjusted
@@ -185,6 +185,8 @@ TEST(LoadProbe, MeasuresAGapAfterTheMark) {
     EXPECT_GE(r.all_back_ms, 400.0);
     EXPECT_LE(r.all_back_ms, 500.0);
     EXPECT_GE(r.back_ms.p50, 400.0);
+    EXPECT_GE(r.all_back_sent_ms, 400.0);
+    EXPECT_LE(r.all_back_sent_ms, r.all_back_ms);
     const LoadStats& st = lab.gen->stats();
     // 400 ms of 10 probes/s on 10 tunnels: 40 probes lost (give or take the edges).
     EXPECT_NEAR(double(st.probes_after_mark - st.replies_after_mark), 40.0, 2.0);
@@ -235,41 +237,57 @@ TEST(LoadProbe, ReconnectsAfterTheLivenessTimeout) {
     EXPECT_TRUE(lab.gen->all_answering());
 }
 
+TEST(LoadProbe, LivenessSparesTunnelsThatNeverAnswered) {
+    // A slow data path is not a lost SA: only a tunnel that answered on its
+    // SA and then fell silent reconnects.
+    auto o = options(4);
+    o.reconnect = true;
+    o.liveness = 1s;
+    Lab lab(o);
+    lab.esp_blocked = [] { return true; };
+    lab.run_until(lab.t + 5s);
+    EXPECT_EQ(lab.gen->stats().reconnects, 0u);
+    EXPECT_EQ(lab.gen->stats().ike_sa_init_sent, 4u);
+    EXPECT_EQ(lab.gen->held(), 4u);
+    EXPECT_FALSE(lab.gen->all_answering());
+}
+
 TEST(LoadProbe, ProbePacketsAndReplies) {
     std::array<std::uint8_t, 64> buf{};
     const IpAddress inner = *IpAddress::parse("198.18.0.7");
-    ASSERT_EQ(build_probe(buf, inner, kTarget, 7, 3), 36u);
-    EXPECT_EQ(build_probe(std::span(buf).first(35), inner, kTarget, 7, 3), 0u);
-    EXPECT_EQ(build_probe(buf, *IpAddress::parse("2001:db8::1"), kTarget, 7, 3), 0u);
+    ASSERT_EQ(build_probe(buf, inner, kTarget, 7, 3, Time::from_ms(5)), 40u);
+    EXPECT_EQ(build_probe(std::span(buf).first(39), inner, kTarget, 7, 3, Time{}), 0u);
+    EXPECT_EQ(build_probe(buf, *IpAddress::parse("2001:db8::1"), kTarget, 7, 3, Time{}), 0u);
     // A request is not a reply; turned into one (addresses swapped, type 0,
     // checksum recomputed from scratch) it names the tunnel.
-    EXPECT_FALSE(parse_probe_reply(BytesView(buf.data(), 36), inner));
+    EXPECT_FALSE(parse_probe_reply(BytesView(buf.data(), 40), inner));
     std::array<std::uint8_t, 64> rep{};
-    ASSERT_EQ(build_probe(rep, kTarget, inner, 7, 3), 36u);
+    ASSERT_EQ(build_probe(rep, kTarget, inner, 7, 3, Time::from_ms(5)), 40u);
     rep[20] = 0;
     store_be16(rep.data() + 22, 0);
     std::uint32_t sum = 0;
-    for (std::size_t k = 20; k < 36; k += 2)
+    for (std::size_t k = 20; k < 40; k += 2)
         sum += load_be16(rep.data() + k);
     while (sum >> 16)
         sum = (sum & 0xffff) + (sum >> 16);
     store_be16(rep.data() + 22, std::uint16_t(~sum));
-    auto idx = parse_probe_reply(BytesView(rep.data(), 36), inner);
-    ASSERT_TRUE(idx);
-    EXPECT_EQ(*idx, 7u);
+    auto got = parse_probe_reply(BytesView(rep.data(), 40), inner);
+    ASSERT_TRUE(got);
+    EXPECT_EQ(got->index, 7u);
+    EXPECT_EQ(got->sent, Time::from_ms(5));
     // To someone else, truncated, corrupted, or another protocol: not ours.
-    EXPECT_FALSE(parse_probe_reply(BytesView(rep.data(), 36), kTarget));
+    EXPECT_FALSE(parse_probe_reply(BytesView(rep.data(), 40), kTarget));
     EXPECT_FALSE(parse_probe_reply(BytesView(rep.data(), 30), inner));
     EXPECT_FALSE(parse_probe_reply(BytesView(rep.data(), 0), inner));
     auto bad = rep;
     bad[30] ^= 1;
-    EXPECT_FALSE(parse_probe_reply(BytesView(bad.data(), 36), inner));
+    EXPECT_FALSE(parse_probe_reply(BytesView(bad.data(), 40), inner));
     bad = rep;
     bad[9] = 17;
-    EXPECT_FALSE(parse_probe_reply(BytesView(bad.data(), 36), inner));
+    EXPECT_FALSE(parse_probe_reply(BytesView(bad.data(), 40), inner));
     bad = rep;
     store_be16(bad.data() + 2, 200);  // claims more than there is
-    EXPECT_FALSE(parse_probe_reply(BytesView(bad.data(), 36), inner));
+    EXPECT_FALSE(parse_probe_reply(BytesView(bad.data(), 40), inner));
 }
 
 TEST(LoadProbe, RejectsIpv6Probes) {
