@@ -299,7 +299,7 @@ void Generator::probe_round(Time now) {
         } else if (t.state == TunnelState::IDLE && opt_.reconnect && i < stats_.launched &&
                    pending_.size() < opt_.concurrency) {
             ++stats_.reconnects;
-            start(now, i);
+            start(now, i, false);
         }
     }
 }
@@ -316,7 +316,8 @@ void Generator::mark(Time now) {
 Recovery Generator::recovery() const {
     Recovery r;
     std::vector<double> back;
-    double sent = 0;
+    double sent = 0, lower = 0;
+    const double interval = std::chrono::duration<double, std::milli>(opt_.probe_interval).count();
     for (const Tunnel& t : tunnels_) {
         if (!t.up_at_mark) continue;
         ++r.tunnels;
@@ -324,23 +325,27 @@ Recovery Generator::recovery() const {
         ++r.recovered;
         back.push_back(
             std::chrono::duration<double, std::milli>(t.first_reply_after_mark - mark_).count());
-        sent = std::max(
-            sent,
-            std::chrono::duration<double, std::milli>(t.first_sent_after_mark - mark_).count());
+        const double s_ms =
+            std::chrono::duration<double, std::milli>(t.first_sent_after_mark - mark_).count();
+        sent = std::max(sent, s_ms);
+        // Probes go out one interval apart on a tunnel, so the one before
+        // its first answered probe was sent then and lost, if after mark().
+        if (s_ms >= interval) lower = std::max(lower, s_ms - interval);
     }
     r.back_ms = percentiles(back);
     r.all_back_ms = r.recovered == r.tunnels ? r.back_ms.max : -1;
     r.all_back_sent_ms = r.recovered == r.tunnels ? sent : -1;
+    r.all_back_lower_ms = lower;
     return r;
 }
 
 void Generator::launch(Time now) {
     const std::size_t i = stats_.launched++;
     if (stats_.first_launch == Time::max()) stats_.first_launch = now;
-    start(now, i);
+    start(now, i, true);
 }
 
-void Generator::start(Time now, std::size_t i) {
+void Generator::start(Time now, std::size_t i, bool initial) {
     const std::size_t e = i % engines_.size();
     auto spis = engines_[e]->initiate(now, std::to_string(i));
     if (!spis) {
@@ -351,7 +356,8 @@ void Generator::start(Time now, std::size_t i) {
     Tunnel& t = tunnels_[i];
     t.state = TunnelState::CONNECTING;
     t.spis = *spis;
-    pending_.emplace(spis->spi_i, Pending{i, e, now});
+    pending_.emplace(spis->spi_i, Pending{i, e, now, initial});
+    if (initial) ++initial_in_flight_;
     deadlines_.emplace_back(now + opt_.timeout, spis->spi_i);
     drain(now, e);
 }
@@ -373,6 +379,7 @@ void Generator::fail(std::uint64_t spi_i, const std::string& reason) {
     auto& eng = *engines_[it->second.engine];
     if (!eng.forget({spi_i, it->second.spi_r})) (void)eng.forget({spi_i, 0});
     tunnels_[it->second.index].state = TunnelState::IDLE;  // reconnect mode tries again
+    if (it->second.initial) --initial_in_flight_;
     pending_.erase(it);
     ++stats_.failed;
     ++stats_.failures[reason];
@@ -431,6 +438,7 @@ void Generator::drain(Time now, std::size_t e) {
                 t.spis = est->sa.spis;
                 t.up_since = now;
                 up_.emplace(spi, it->second.index);
+                if (it->second.initial) --initial_in_flight_;
                 // The probe clock starts with the first tunnel.
                 if (opt_.probe_interval > Duration{0} && origin_ == Time::max()) origin_ = now;
                 pending_.erase(it);

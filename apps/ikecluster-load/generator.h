@@ -134,6 +134,10 @@ struct Recovery {
     // tunnel worked again when that probe went out (a tighter bound; the
     // probe before it was lost or unanswered).
     double all_back_sent_ms = 0;
+    // A lower bound: the latest probe sent after mark() that went
+    // unanswered before a tunnel's first answered one (one interval earlier
+    // on the same tunnel), over all tunnels; 0 if none was lost.
+    double all_back_lower_ms = 0;
 };
 
 // Nearest-rank percentiles of `v` (copied and sorted); zeros when empty.
@@ -195,7 +199,8 @@ class Generator {
     Time mark_time() const { return mark_; }
 
     // Every SA launched and none in flight.
-    bool done() const { return stats_.launched == opt_.count && pending_.empty(); }
+    // (Reconnections in flight do not count: reconnect mode never ends.)
+    bool done() const { return stats_.launched == opt_.count && initial_in_flight_ == 0; }
     std::size_t in_flight() const { return pending_.size(); }
     std::size_t held() const { return up_.size(); }  // established and still up
     const LoadStats& stats() const;
@@ -220,12 +225,13 @@ class Generator {
         std::size_t index;
         std::size_t engine;
         Time started;
+        bool initial = true;  // launched, not a reconnection
         std::uint64_t spi_r = 0;
         Stage stage = Stage::INIT_SENT;
     };
     Generator(const LoadOptions& o, crypto::Random& rng);
     void launch(Time now);
-    void start(Time now, std::size_t index);
+    void start(Time now, std::size_t index, bool initial);
     void drain(Time now, std::size_t engine);
     void fail(std::uint64_t spi_i, const std::string& reason);
     void install(const ike::InstallChildSa& in, std::size_t engine);
@@ -245,7 +251,8 @@ class Generator {
     std::unordered_map<std::uint64_t, std::size_t> up_;     // established: our SPI -> tunnel
     std::vector<Tunnel> tunnels_;
     std::unordered_map<std::uint32_t, std::size_t> by_spi_in_;  // ESP SPI -> tunnel
-    std::size_t answering_ = 0;  // tunnels that answered a probe on their current SA
+    std::size_t answering_ = 0;
+    std::size_t initial_in_flight_ = 0;  // tunnels that answered a probe on their current SA
     // Probe slots: tunnel (slot mod count) is visited at origin_ + slot *
     // interval / count, so probes are spread evenly over the interval.
     Time origin_ = Time::max();

@@ -399,7 +399,8 @@ int main(int argc, char** argv) {
         }
         std::printf(
             "{\"failover\": {\"marked\": %s, \"tunnels\": %zu, \"recovered\": %zu, "
-            "\"all_back_ms\": %.1f, \"all_back_sent_ms\": %.1f, \"back_ms\": {\"p50\": %.1f, "
+            "\"all_back_ms\": %.1f, \"all_back_sent_ms\": %.1f, \"all_back_lower_ms\": %.1f, "
+            "\"back_ms\": {\"p50\": %.1f, "
             "\"p90\": %.1f, \"p99\": %.1f, "
             "\"max\": %.1f}, \"probe_interval_ms\": %.1f, \"probes_after_mark\": %llu, "
             "\"replies_after_mark\": %llu, \"esp_lost\": %lld, \"ike_sa_init_after_mark\": %llu, "
