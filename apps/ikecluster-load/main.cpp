@@ -408,8 +408,8 @@ int main(int argc, char** argv) {
             "\"probes_sent\": %llu, \"replies\": %llu, \"esp_dropped\": %llu, "
             "\"esp_other\": %llu, \"ike_sa_init_sent\": %llu, \"held\": %zu}}\n",
             g.marked() ? "true" : "false", r.tunnels, r.recovered, r.all_back_ms,
-            r.all_back_sent_ms, r.back_ms.p50, r.back_ms.p90, r.back_ms.p99, r.back_ms.max,
-            probe_ms, (unsigned long long)s2.probes_after_mark,
+            r.all_back_sent_ms, r.all_back_lower_ms, r.back_ms.p50, r.back_ms.p90, r.back_ms.p99,
+            r.back_ms.max, probe_ms, (unsigned long long)s2.probes_after_mark,
             (unsigned long long)s2.replies_after_mark,
             (long long)s2.probes_after_mark - (long long)s2.replies_after_mark,
             (unsigned long long)s2.ike_sa_init_after_mark, (unsigned long long)s2.reconnects,
