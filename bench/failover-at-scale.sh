@@ -28,7 +28,7 @@
 #
 #   bench/failover-at-scale.sh [BUILD_DIR] [COUNTS...]     (default build/release 1 1000 10000)
 #   env: SYSTEMS ("ikecluster keepalived"), PROBE_MS (per N: N/10 ms, at least 10: 10,000
-#        probes/s at most, on both systems), LIVENESS_MS (3000), CONCURRENCY (100),
+#        probes/s at most, on both systems), LIVENESS_MS (3000; at least 3 probe intervals), CONCURRENCY (100),
 #        PORTS (64), OUT (where CSV/JSON go: $LAB/out), PLOT (docs/img/failover-timeline.png)
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -277,13 +277,13 @@ start_keepalived_pair() {
     keepalived_conf m2 100 198.51.100.12 198.51.100.11 "${PIDS[m2]}"
     start_keepalived m1 200 198.51.100.11 198.51.100.12
     local i
+    # (no `ip | grep -q` here: with pipefail, grep quitting early fails the pipe)
+    has_vip() { [[ $(ip -n "$NS_m1" addr show dev eth0) == *"inet $VIP/"* ]]; }
     for i in $(seq 300); do
-        grep -q "Entering MASTER STATE" "$LAB/m1/keepalived.log" 2>/dev/null &&
-            ip -n "$NS_m1" addr show dev eth0 | grep -q "inet $VIP/" && break
+        has_vip && break
         sleep 0.1
     done
-    ip -n "$NS_m1" addr show dev eth0 | grep -q "inet $VIP/" ||
-        { log "keepalived: m1 did not take the VIP"; tail -5 "$LAB/m1/keepalived.log"; return 1; }
+    has_vip || { log "keepalived: m1 did not take the VIP"; tail -5 "$LAB/m1/keepalived.log"; return 1; }
     start_keepalived m2 100 198.51.100.12 198.51.100.11
     sleep 1
     ACTIVE=${PIDS[m1]}
@@ -298,6 +298,8 @@ probe_ms() {  # N: 10,000 probes/s at most, every 10 ms at least
 run() {  # SYSTEM N
     local sys=$1 n=$2 pm gen t_kill tag=$1-$2 i rc
     pm=$(probe_ms "$n")
+    # a tunnel is probed once per interval: liveness needs a few of them
+    local live=$((liveness > 3 * pm ? liveness : 3 * pm))
     log "$sys, $n tunnels, probes every $pm ms"
     case $sys in
     ikecluster) start_ikecluster || { stop_all; return 1; } ;;
@@ -306,7 +308,7 @@ run() {  # SYSTEM N
     rm -f "$OUT/$tag.ready"
     ip netns exec "$NS_ld" "$LOADGEN" --server "$VIP" --psk "$PSK" --count "$n" \
         --concurrency "$conc" --ports "$ports" --retransmit 1 --tries 4 --timeout 60 \
-        --probe-interval "$pm" --reconnect --liveness "$liveness" \
+        --probe-interval "$pm" --reconnect --liveness "$live" \
         --timeline "$OUT/$tag.csv" --ready-file "$OUT/$tag.ready" --settle 1 --hold 400 \
         --json --quiet >"$OUT/$tag.json" 2>"$OUT/$tag.stderr" </dev/null &
     gen=$!
@@ -336,9 +338,21 @@ run() {  # SYSTEM N
     # steady state for comparison: probes and replies in the 2 s before the kill
     local base
     base=$(awk -F, 'NR > 1 && $1 >= -2000 && $1 < 0 { p += $4; r += $3 } END { printf "{\"probes\": %d, \"replies\": %d}", p, r }' "$OUT/$tag.csv")
+    # Aggregate view at bucket resolution (finer than one probe interval):
+    # the end of the last bucket after the kill in which fewer replies came
+    # back than 90 % of the steady-state ratio predicts for the probes sent
+    # (the last two buckets, cut short by the end of the run, do not count).
+    local agg
+    agg=$(awk -F, -v b="$(awk 'BEGIN { print 50 }')" '
+        NR > 1 { t[NR] = $1; r[NR] = $3; p[NR] = $4; n = NR }
+        NR > 1 && $1 >= -2000 && $1 < 0 { bp += $4; br += $3 }
+        END { q = bp > 0 ? br / bp : 1; last = 0
+              for (i = 2; i <= n - 2; i++) if (t[i] >= 0 && r[i] < 0.9 * q * p[i]) last = t[i] + b
+              printf "%.1f", last }' "$OUT/$tag.csv")
     tail -1 "$OUT/$tag.json" | jq -c --arg sys "$sys" --argjson n "$n" --argjson rc "$rc" \
         --argjson est "$(head -1 "$OUT/$tag.json" | jq '.established // 0')" --argjson base "$base" \
-        '.failover + {system: $sys, n: $n, generator_rc: $rc, established_before: $est, before_kill_2s: $base}' \
+        --argjson agg "$agg" \
+        '.failover + {system: $sys, n: $n, generator_rc: $rc, established_before: $est, before_kill_2s: $base, traffic_back_ms: $agg}' \
         >>"$OUT/results.jsonl"
     tail -1 "$OUT/results.jsonl"
 }
@@ -355,7 +369,7 @@ echo "raw results (one JSON object per run; times in ms from the kill):"
 cat "$OUT/results.jsonl"
 echo
 echo "Failover at scale, $(nproc) cores shared with other work, liveness $liveness ms"
-jq -r '"  \(.system | if . == "ikecluster" then "ikecluster hot standby " else "keepalived + charon     " end) N=\(.n): \(.recovered)/\(.tunnels) back; every tunnel back between \(.all_back_lower_ms) and \(if .all_back_sent_ms < 0 then "never (in the run)" else "\(.all_back_sent_ms) ms" end) after the kill, last first reply at \(.all_back_ms) ms (p50 \(.back_ms.p50), p99 \(.back_ms.p99); probe interval \(.probe_interval_ms) ms); IKE_SA_INIT sent \(.ike_sa_init_after_mark), reconnects \(.reconnects), RFC 6311 MID syncs \(.msgid_syncs), replay syncs \(.replay_syncs); ESP probes lost \(.esp_lost) of \(.probes_after_mark) after the kill (2 s before it: \(.before_kill_2s.probes - .before_kill_2s.replies) of \(.before_kill_2s.probes))"' \
+jq -r '"  \(.system | if . == "ikecluster" then "ikecluster hot standby " else "keepalived + charon     " end) N=\(.n): \(.recovered)/\(.tunnels) back; every tunnel back between \(.all_back_lower_ms) and \(if .all_back_sent_ms < 0 then "never (in the run)" else "\(.all_back_sent_ms) ms" end) after the kill, last first reply at \(.all_back_ms) ms; every 50 ms bucket from \(.traffic_back_ms) ms on got >= 90 % of the steady reply ratio (p50 \(.back_ms.p50), p99 \(.back_ms.p99); probe interval \(.probe_interval_ms) ms); IKE_SA_INIT sent \(.ike_sa_init_after_mark), reconnects \(.reconnects), RFC 6311 MID syncs \(.msgid_syncs), replay syncs \(.replay_syncs); ESP probes lost \(.esp_lost) of \(.probes_after_mark) after the kill (2 s before it: \(.before_kill_2s.probes - .before_kill_2s.replies) of \(.before_kill_2s.probes))"' \
     "$OUT/results.jsonl"
 plot=${PLOT:-$root/docs/img/failover-timeline.png}
 if ! /usr/bin/python3 -c 'import matplotlib' 2>/dev/null; then

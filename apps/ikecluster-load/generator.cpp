@@ -70,6 +70,10 @@ Result<std::unique_ptr<Generator>> Generator::create(const LoadOptions& o, crypt
     if (o.probe_interval > Duration{0} && (!o.ts_base.is_v4() || !o.probe_target.is_v4()))
         return Error{0, "probes need IPv4 inner addresses and an IPv4 target"};
     if (o.bucket <= Duration{0}) return Error{0, "the timeline bucket must be positive"};
+    // A tunnel is probed once per interval: a shorter liveness timeout would
+    // call every healthy tunnel dead between two probes.
+    if (o.reconnect && o.liveness > Duration{0} && o.liveness <= 2 * o.probe_interval)
+        return Error{0, "the liveness timeout must exceed two probe intervals"};
 
     std::unique_ptr<Generator> g(new Generator(o, rng));
     g->tunnels_.resize(o.count);

@@ -295,11 +295,17 @@ TEST(LoadProbe, ProbePacketsAndReplies) {
     EXPECT_FALSE(parse_probe_reply(BytesView(bad.data(), 40), inner));
 }
 
-TEST(LoadProbe, RejectsIpv6Probes) {
+TEST(LoadProbe, RejectsIpv6ProbesAndAShortLiveness) {
     crypto::DeterministicRandom rng(5);
     auto o = options(1);
     o.ts_base = *IpAddress::parse("2001:db8::");
     EXPECT_FALSE(Generator::create(o, rng));
+    o = options(1);  // probes every 100 ms
+    o.reconnect = true;
+    o.liveness = 200ms;
+    EXPECT_FALSE(Generator::create(o, rng));
+    o.liveness = 201ms;
+    EXPECT_TRUE(Generator::create(o, rng));
 }
 
 }  // namespace
