@@ -368,7 +368,7 @@ echo
 echo "raw results (one JSON object per run; times in ms from the kill):"
 cat "$OUT/results.jsonl"
 echo
-echo "Failover at scale, $(nproc) cores shared with other work, liveness $liveness ms"
+echo "Failover at scale, $(nproc) cores shared with other work, liveness max($liveness ms, 3 probe intervals)"
 jq -r '"  \(.system | if . == "ikecluster" then "ikecluster hot standby " else "keepalived + charon     " end) N=\(.n): \(.recovered)/\(.tunnels) back; every tunnel back between \(.all_back_lower_ms) and \(if .all_back_sent_ms < 0 then "never (in the run)" else "\(.all_back_sent_ms) ms" end) after the kill, last first reply at \(.all_back_ms) ms; every 50 ms bucket from \(.traffic_back_ms) ms on got >= 90 % of the steady reply ratio (p50 \(.back_ms.p50), p99 \(.back_ms.p99); probe interval \(.probe_interval_ms) ms); IKE_SA_INIT sent \(.ike_sa_init_after_mark), reconnects \(.reconnects), RFC 6311 MID syncs \(.msgid_syncs), replay syncs \(.replay_syncs); ESP probes lost \(.esp_lost) of \(.probes_after_mark) after the kill (2 s before it: \(.before_kill_2s.probes - .before_kill_2s.replies) of \(.before_kill_2s.probes))"' \
     "$OUT/results.jsonl"
 plot=${PLOT:-$root/docs/img/failover-timeline.png}

@@ -47,10 +47,16 @@ def main():
         ax.set_ylim(0, 110)
         ax.axvline(0, color="red", lw=1, ls="--")
         ax.text(0, 102, " kill -9", color="red", va="bottom", fontsize=8)
-        back = r["all_back_ms"]
-        title = (f"{names.get(system, system)}: {r['n']} tunnels; all back "
-                 + (f"after {back / 1000:.2f} s" if back >= 0 else "not within the run")
-                 + f"; {r['ike_sa_init_after_mark']} IKE_SA_INIT; {r['esp_lost']} probes lost")
+        back = r.get("all_back_sent_ms", r["all_back_ms"])
+        lower = r.get("all_back_lower_ms")
+        if back < 0:
+            when = "not within the run"
+        elif lower is not None:
+            when = f"between {lower / 1000:.2f} and {back / 1000:.2f} s"
+        else:
+            when = f"by {back / 1000:.2f} s"
+        title = (f"{names.get(system, system)}: {r['n']} tunnels, every one back {when}; "
+                 f"{r['ike_sa_init_after_mark']} IKE_SA_INIT; {r['esp_lost']} probes lost")
         ax.set_title(title, fontsize=9)
         ax2 = ax.twinx()
         ax2.bar(t, inits, width=bucket_ms / 1000, align="edge", color="tab:orange", alpha=0.5)
