@@ -70,7 +70,7 @@ struct LoadOptions {
     // Reconnect mode: a tunnel whose IKE SA was deleted (the engine gave up
     // retransmitting, or the peer deleted it) or, with probes, that answered
     // on its SA and then got no reply for `liveness` (0 = never) starts a
-    // new IKE SA.
+    // new IKE SA. The probe rounds drive it, so it needs probe mode.
     bool reconnect = false;
     Duration liveness{0};
 };
