@@ -67,8 +67,16 @@ Result<std::unique_ptr<Generator>> Generator::create(const LoadOptions& o, crypt
     if (!remote_ts) return Error{0, "remote selectors: " + remote_ts.error().what};
     if (auto id = ike::Identity::parse(format_id(o.id_fmt, 0)); !id)
         return Error{0, "identity format: " + id.error().what};
+    if (o.probe_interval > Duration{0} && (!o.ts_base.is_v4() || !o.probe_target.is_v4()))
+        return Error{0, "probes need IPv4 inner addresses and an IPv4 target"};
+    if (o.bucket <= Duration{0}) return Error{0, "the timeline bucket must be positive"};
+    // A tunnel is probed once per interval: a shorter liveness timeout would
+    // call every healthy tunnel dead between two probes.
+    if (o.reconnect && o.liveness > Duration{0} && o.liveness <= 2 * o.probe_interval)
+        return Error{0, "the liveness timeout must exceed two probe intervals"};
 
     std::unique_ptr<Generator> g(new Generator(o, rng));
+    g->tunnels_.resize(o.count);
     const std::size_t engines = std::min(o.ports, o.count);
     std::vector<ike::EngineConfig> cfgs(engines);
     for (auto& c : cfgs) {
@@ -116,24 +124,256 @@ const IpAddress& Generator::socket_address(std::size_t socket) const {
 
 const LoadStats& Generator::stats() const {
     stats_.retransmits = 0;
-    for (const auto& e : engines_)
+    stats_.msgid_syncs = 0;
+    stats_.replay_syncs = 0;
+    for (const auto& e : engines_) {
         stats_.retransmits += e->stats().retransmits_sent;
+        stats_.msgid_syncs += e->stats().peer_syncs_answered;
+        stats_.replay_syncs += e->stats().replay_syncs_applied;
+    }
     return stats_;
+}
+
+namespace {
+
+// RFC 1071 Internet checksum of `n` octets at `p`.
+std::uint16_t inet_checksum(const std::uint8_t* p, std::size_t n) {
+    std::uint32_t sum = 0;
+    for (std::size_t k = 0; k + 1 < n; k += 2)
+        sum += load_be16(p + k);
+    if (n % 2) sum += std::uint32_t(p[n - 1]) << 8;
+    while (sum >> 16)
+        sum = (sum & 0xffff) + (sum >> 16);
+    return std::uint16_t(~sum);
+}
+
+constexpr std::size_t kIpv4Header = 20;
+constexpr std::size_t kIcmpHeader = 8;
+constexpr std::size_t kProbePayload = 12;  // tunnel index, send time
+constexpr std::size_t kProbeSize = kIpv4Header + kIcmpHeader + kProbePayload;
+
+}  // namespace
+
+std::size_t build_probe(std::span<std::uint8_t> out, const IpAddress& src, const IpAddress& dst,
+                        std::uint32_t index, std::uint16_t seq, Time sent) {
+    if (out.size() < kProbeSize || !src.is_v4() || !dst.is_v4()) return 0;
+    std::uint8_t* p = out.data();
+    std::fill(p, p + kProbeSize, 0);
+    p[0] = 0x45;  // IPv4, 20-octet header
+    store_be16(p + 2, std::uint16_t(kProbeSize));
+    store_be16(p + 4, seq);  // identification
+    p[8] = 64;               // TTL
+    p[9] = 1;                // ICMP
+    std::copy_n(src.bytes().data(), 4, p + 12);
+    std::copy_n(dst.bytes().data(), 4, p + 16);
+    store_be16(p + 10, inet_checksum(p, kIpv4Header));
+    std::uint8_t* icmp = p + kIpv4Header;
+    icmp[0] = 8;  // echo request (RFC 792)
+    store_be16(icmp + 4, std::uint16_t(index));
+    store_be16(icmp + 6, seq);
+    store_be32(icmp + 8, index);
+    store_be64(icmp + 12, std::uint64_t(sent.since_epoch.count()));
+    store_be16(icmp + 2, inet_checksum(icmp, kIcmpHeader + kProbePayload));
+    return kProbeSize;
+}
+
+std::optional<ProbeReply> parse_probe_reply(BytesView packet, const IpAddress& to) {
+    if (packet.size() < kIpv4Header || (packet[0] >> 4) != 4 || !to.is_v4()) return std::nullopt;
+    const std::size_t ihl = std::size_t(packet[0] & 0x0f) * 4;
+    const std::size_t total = load_be16(packet.data() + 2);
+    if (ihl < kIpv4Header || total > packet.size() || total < ihl + kIcmpHeader + kProbePayload)
+        return std::nullopt;
+    if (packet[9] != 1 || !std::equal(packet.begin() + 16, packet.begin() + 20, to.bytes().begin()))
+        return std::nullopt;
+    const std::uint8_t* icmp = packet.data() + ihl;
+    if (icmp[0] != 0 || icmp[1] != 0) return std::nullopt;  // echo reply, code 0
+    if (inet_checksum(icmp, total - ihl) != 0) return std::nullopt;
+    return ProbeReply{load_be32(icmp + kIcmpHeader),
+                      Time{Duration(std::int64_t(load_be64(icmp + kIcmpHeader + 4)))}};
+}
+
+Bucket& Generator::bucket_at(Time now) {
+    const std::size_t k = now <= origin_ ? 0 : std::size_t((now - origin_) / opt_.bucket);
+    if (timeline_.size() <= k) timeline_.resize(k + 1);
+    return timeline_[k];
+}
+
+static bool answered(Time last_reply, Time up_since) {
+    return last_reply != Time::max() && last_reply >= up_since;
+}
+
+void Generator::probe(Time now, std::size_t i) {
+    Tunnel& t = tunnels_[i];
+    if (!t.out) return;
+    scratch_.assign(esp::kHeadroom + kProbeSize + esp::kTailroom, 0);
+    std::span<std::uint8_t> buf(scratch_);
+    build_probe(buf.subspan(esp::kHeadroom), offset_address(opt_.ts_base, std::uint32_t(i)),
+                opt_.probe_target, std::uint32_t(i), t.seq, now);
+    auto sealed = t.out->seal(buf, kProbeSize);
+    if (!sealed) {
+        ++stats_.failures[std::string("ESP seal: ") + esp::to_string(sealed.error().code)];
+        return;
+    }
+    const std::size_t e = i % engines_.size();
+    sends_.push_back(Send{2 * e + 1, t.peer, Bytes(sealed->begin(), sealed->end())});
+    ++t.seq;
+    ++stats_.probes_sent;
+    if (marked()) ++stats_.probes_after_mark;
+    ++bucket_at(now).probes;
+}
+
+void Generator::on_esp(Time now, std::size_t e, BytesView data) {
+    auto b = by_spi_in_.find(load_be32(data.data()));
+    if (b == by_spi_in_.end() || b->second % engines_.size() != e) {
+        ++stats_.esp_dropped;
+        return;
+    }
+    const std::size_t i = b->second;
+    Tunnel& t = tunnels_[i];
+    if (!t.in) {
+        ++stats_.esp_dropped;
+        return;
+    }
+    scratch_.assign(data.begin(), data.end());
+    auto r = t.in->open(std::span<std::uint8_t>(scratch_));
+    if (!r) {
+        ++stats_.esp_dropped;
+        return;
+    }
+    auto rep = parse_probe_reply(r->payload, offset_address(opt_.ts_base, std::uint32_t(i)));
+    if (r->next_header != esp::kNextHeaderIpv4 || !rep || rep->index != i) {
+        ++stats_.esp_other;
+        return;
+    }
+    ++stats_.replies;
+    if (marked()) {
+        ++stats_.replies_after_mark;
+        // Only a probe sent after the mark proves the path works again (one
+        // in flight at the kill may still come back).
+        if (t.up_at_mark && t.first_reply_after_mark == Time::max() && rep->sent >= mark_) {
+            t.first_reply_after_mark = now;
+            t.first_sent_after_mark = rep->sent;
+        }
+    }
+    if (t.state == TunnelState::UP && !answered(t.last_reply, t.up_since)) ++answering_;
+    t.last_reply = now;
+    Bucket& bk = bucket_at(now);
+    ++bk.replies;
+    const auto k = std::int64_t(&bk - timeline_.data());
+    if (t.last_bucket != k) {
+        ++bk.tunnels;
+        t.last_bucket = k;
+    }
+}
+
+Time Generator::next_slot_time() const {
+    // Slot k is due at origin + k * interval / count (no overflow for runs
+    // of days at any interval a benchmark uses).
+    return origin_ + Duration(opt_.probe_interval.count() * std::int64_t(slots_done_) /
+                              std::int64_t(tunnels_.size()));
+}
+
+void Generator::probe_round(Time now) {
+    const std::size_t n = tunnels_.size();
+    // A stall (the machine is shared) longer than a whole interval skips
+    // ahead rather than bursting several probes per tunnel.
+    for (std::size_t visited = 0; next_slot_time() <= now; ++visited) {
+        if (visited == n) {
+            slots_done_ += std::uint64_t((now - next_slot_time()) / opt_.probe_interval) * n;
+            visited = 0;
+            if (next_slot_time() > now) break;
+        }
+        const std::size_t i = std::size_t(slots_done_++ % n);
+        Tunnel& t = tunnels_[i];
+        // Liveness only judges a tunnel that has answered on its current SA:
+        // one that never did is a slow data path, not a lost SA, and
+        // reconnecting it would only add load.
+        if (t.state == TunnelState::UP && opt_.reconnect && opt_.liveness > Duration{0} &&
+            answered(t.last_reply, t.up_since)) {
+            if (now - t.last_reply > opt_.liveness) {
+                // No reply for too long: the gateway lost the SA. Drop it
+                // quietly (a Delete would go nowhere) and start again.
+                (void)engines_[i % engines_.size()]->forget(t.spis);
+                up_.erase(t.spis.spi_i);
+                tunnel_down(i);
+            }
+        }
+        if (t.state == TunnelState::UP) {
+            probe(now, i);
+        } else if (t.state == TunnelState::IDLE && opt_.reconnect && i < stats_.launched &&
+                   pending_.size() < opt_.concurrency) {
+            ++stats_.reconnects;
+            start(now, i, false);
+        }
+    }
+}
+
+void Generator::mark(Time now) {
+    mark_ = now;
+    stats_.probes_after_mark = stats_.replies_after_mark = stats_.ike_sa_init_after_mark = 0;
+    for (Tunnel& t : tunnels_) {
+        t.up_at_mark = t.state == TunnelState::UP;
+        t.first_reply_after_mark = Time::max();
+    }
+}
+
+Recovery Generator::recovery() const {
+    Recovery r;
+    std::vector<double> back;
+    double sent = 0, lower = 0;
+    const double interval = std::chrono::duration<double, std::milli>(opt_.probe_interval).count();
+    for (const Tunnel& t : tunnels_) {
+        if (!t.up_at_mark) continue;
+        ++r.tunnels;
+        if (t.first_reply_after_mark == Time::max()) continue;
+        ++r.recovered;
+        back.push_back(
+            std::chrono::duration<double, std::milli>(t.first_reply_after_mark - mark_).count());
+        const double s_ms =
+            std::chrono::duration<double, std::milli>(t.first_sent_after_mark - mark_).count();
+        sent = std::max(sent, s_ms);
+        // Probes go out one interval apart on a tunnel, so the one before
+        // its first answered probe was sent then and lost, if after mark().
+        if (s_ms >= interval) lower = std::max(lower, s_ms - interval);
+    }
+    r.back_ms = percentiles(back);
+    r.all_back_ms = r.recovered == r.tunnels ? r.back_ms.max : -1;
+    r.all_back_sent_ms = r.recovered == r.tunnels ? sent : -1;
+    r.all_back_lower_ms = lower;
+    return r;
 }
 
 void Generator::launch(Time now) {
     const std::size_t i = stats_.launched++;
-    const std::size_t e = i % engines_.size();
     if (stats_.first_launch == Time::max()) stats_.first_launch = now;
+    start(now, i, true);
+}
+
+void Generator::start(Time now, std::size_t i, bool initial) {
+    const std::size_t e = i % engines_.size();
     auto spis = engines_[e]->initiate(now, std::to_string(i));
     if (!spis) {
         ++stats_.failed;
         ++stats_.failures["initiate: " + spis.error().what];
         return;
     }
-    pending_.emplace(spis->spi_i, Pending{e, now});
+    Tunnel& t = tunnels_[i];
+    t.state = TunnelState::CONNECTING;
+    t.spis = *spis;
+    pending_.emplace(spis->spi_i, Pending{i, e, now, initial});
+    if (initial) ++initial_in_flight_;
     deadlines_.emplace_back(now + opt_.timeout, spis->spi_i);
     drain(now, e);
+}
+
+void Generator::tunnel_down(std::size_t i) {
+    Tunnel& t = tunnels_[i];
+    if (t.in) by_spi_in_.erase(t.in->spi());
+    if (t.state == TunnelState::UP && t.last_reply != Time::max() && t.last_reply >= t.up_since)
+        --answering_;
+    t.out.reset();
+    t.in.reset();
+    t.state = TunnelState::IDLE;
 }
 
 void Generator::fail(std::uint64_t spi_i, const std::string& reason) {
@@ -142,15 +382,50 @@ void Generator::fail(std::uint64_t spi_i, const std::string& reason) {
     // Drop what the engine still holds of it, so nothing retransmits later.
     auto& eng = *engines_[it->second.engine];
     if (!eng.forget({spi_i, it->second.spi_r})) (void)eng.forget({spi_i, 0});
+    tunnels_[it->second.index].state = TunnelState::IDLE;  // reconnect mode tries again
+    if (it->second.initial) --initial_in_flight_;
     pending_.erase(it);
     ++stats_.failed;
     ++stats_.failures[reason];
+}
+
+void Generator::install(const ike::InstallChildSa& ins, std::size_t e) {
+    if (opt_.probe_interval <= Duration{0}) return;
+    std::size_t i = 0;
+    if (auto u = up_.find(ins.ike.spi_i); u != up_.end()) {
+        i = u->second;
+    } else if (auto p = pending_.find(ins.ike.spi_i); p != pending_.end()) {
+        i = p->second.index;
+    } else {
+        return;
+    }
+    auto out = esp::OutboundSa::create(ins.child);
+    auto in = esp::InboundSa::create(ins.child);
+    if (!out || !in) {
+        ++stats_.failures["ESP SA not usable: " + (out ? in.error().what : out.error().what)];
+        return;
+    }
+    Tunnel& t = tunnels_[i];
+    if (t.in) by_spi_in_.erase(t.in->spi());  // a rekey replaces the pair
+    t.out = std::move(*out);
+    t.in = std::move(*in);
+    t.peer = ins.remote;
+    by_spi_in_[ins.child.spi_in] = i;
+    (void)e;
 }
 
 void Generator::drain(Time now, std::size_t e) {
     for (ike::Output& out : engines_[e]->take_outputs()) {
         if (auto* d = std::get_if<ike::SendDatagram>(&out)) {
             ++stats_.datagrams_out;
+            BytesView ike = d->data;
+            if (d->local.port == 4500 && ike.size() >= 4) ike = ike.subspan(4);
+            if (auto h = wire::decode_header(ike);
+                h && !h->is_response() && h->exchange_type() == ExchangeType::IKE_SA_INIT) {
+                ++stats_.ike_sa_init_sent;
+                if (marked()) ++stats_.ike_sa_init_after_mark;
+                if (origin_ != Time::max()) ++bucket_at(now).ike_sa_init;
+            }
             sends_.push_back(
                 Send{2 * e + (d->local.port == 4500 ? 1 : 0), d->remote, std::move(d->data)});
         } else if (auto* ev = std::get_if<ike::Event>(&out)) {
@@ -162,13 +437,43 @@ void Generator::drain(Time now, std::size_t e) {
                     std::chrono::duration<double, std::milli>(now - it->second.started).count());
                 ++stats_.established;
                 stats_.last_established = now;
+                Tunnel& t = tunnels_[it->second.index];
+                t.state = TunnelState::UP;
+                t.spis = est->sa.spis;
+                t.up_since = now;
+                up_.emplace(spi, it->second.index);
+                if (it->second.initial) --initial_in_flight_;
+                // The probe clock starts with the first tunnel.
+                if (opt_.probe_interval > Duration{0} && origin_ == Time::max()) origin_ = now;
                 pending_.erase(it);
-                up_.insert(spi);
             } else if (auto* del = std::get_if<ike::IkeSaDeleted>(ev)) {
-                if (up_.erase(del->spis.spi_i)) ++stats_.deleted_afterwards;
+                if (auto u = up_.find(del->spis.spi_i); u != up_.end()) {
+                    ++stats_.deleted_afterwards;
+                    const std::size_t i = u->second;
+                    up_.erase(u);
+                    tunnel_down(i);
+                }
+            }
+        } else if (auto* ins = std::get_if<ike::InstallChildSa>(&out)) {
+            install(*ins, e);
+        } else if (auto* rm = std::get_if<ike::RemoveChildSa>(&out)) {
+            if (auto b = by_spi_in_.find(rm->spi_in); b != by_spi_in_.end()) {
+                Tunnel& t = tunnels_[b->second];
+                by_spi_in_.erase(b);
+                t.in.reset();
+                t.out.reset();
+            }
+        } else if (auto* adj = std::get_if<ike::AdjustChildCounters>(&out)) {
+            // RFC 6311 §5.2: the responder (a cluster member that took over)
+            // asked us to move our outbound counter past anything its
+            // replicated inbound window might still accept.
+            if (auto b = by_spi_in_.find(adj->spi_in); b != by_spi_in_.end()) {
+                Tunnel& t = tunnels_[b->second];
+                if (t.out && adj->out_advance > 0)
+                    (void)t.out->set_next_seq(t.out->next_seq() + adj->out_advance);
+                if (t.in && adj->in_floor > 0) t.in->window().raise_highest(adj->in_floor);
             }
         }
-        // InstallChildSa / RemoveChildSa: the generator carries no traffic.
     }
 }
 
@@ -180,7 +485,8 @@ void Generator::receive(Time now, std::size_t socket, const Endpoint& from, Byte
     BytesView ike = data;
     if (natt) {
         // RFC 3948: a 1-octet 0xFF is a NAT keepalive, a zero marker starts
-        // IKE, anything else is ESP (ours to ignore: we carry no traffic).
+        // IKE, anything else is ESP (ours when probing).
+        if (data.size() >= 8 && load_be32(data.data()) != 0) return on_esp(now, e, data);
         if (data.size() < 4 || load_be32(data.data()) != 0) return;
         ike = data.subspan(4);
     }
@@ -233,6 +539,10 @@ void Generator::tick(Time now) {
             drain(now, e);
         }
     }
+    // Probes (and liveness checks), spread over the interval.
+    if (opt_.probe_interval > Duration{0}) {
+        if (origin_ != Time::max()) probe_round(now);
+    }
     // Handshakes past the timeout, named by how far they got.
     while (!deadlines_.empty() && deadlines_.front().first <= now) {
         const std::uint64_t spi = deadlines_.front().second;
@@ -271,6 +581,7 @@ Time Generator::next_wakeup() const {
     for (const auto& e : engines_)
         t = std::min(t, e->next_deadline());
     if (!deadlines_.empty()) t = std::min(t, deadlines_.front().first);
+    if (origin_ != Time::max()) t = std::min(t, next_slot_time());
     if (stats_.launched < opt_.count && pending_.size() < opt_.concurrency) {
         if (opt_.rate > 0 && stats_.first_launch != Time::max()) {
             t = std::min(t, stats_.first_launch +

@@ -4,6 +4,12 @@
 //   ikecluster-load --server 198.51.100.1 --psk secret --count 10000
 //                   --concurrency 200 [--rate 2000] [--json] [--hold 60]
 //
+// Failover runs (bench/failover-at-scale.sh): --probe-interval MS sends every
+// tunnel an ICMP echo through its Child SA once per interval; SIGUSR1 marks
+// the failover; --timeline FILE writes the per-bucket CSV at the end, and a
+// second JSON line reports the recovery. --ready-file is created once every
+// tunnel answers; --settle ends the run that long after every tunnel is back.
+//
 // The IKEv2 logic is generator.h over the sans-IO engine; this file is the
 // shell: UDP sockets (two per source port pair), one epoll loop, the steady
 // clock, and the report with the generator's own CPU time (getrusage), so a
@@ -34,8 +40,12 @@ using namespace ikecluster;
 using Clock = std::chrono::steady_clock;
 
 volatile std::sig_atomic_t g_stop = 0;
+volatile std::sig_atomic_t g_mark = 0;
 void on_signal(int) {
     g_stop = 1;
+}
+void on_mark(int) {
+    g_mark = 1;
 }
 
 Time now() {
@@ -144,6 +154,8 @@ int main(int argc, char** argv) {
     std::vector<std::string> locals;
     double timeout_s = 30, retransmit_s = 2, hold_s = 0;
     bool json = false, quiet = false;
+    double probe_ms = 0, liveness_ms = 0, bucket_ms = 50, settle_s = 2;
+    std::string probe_target = "203.0.113.1", timeline_path, ready_path;
     app.add_option("--server", server, "the responder's address")->required();
     app.add_option("--port", port, "the responder's IKE port");
     app.add_option("--count,-n", o.count, "IKE SAs to open")->check(CLI::PositiveNumber);
@@ -165,6 +177,19 @@ int main(int argc, char** argv) {
     app.add_option("--tries", o.retransmit_tries, "retransmissions before giving up");
     app.add_option("--hold", hold_s,
                    "keep the SAs up this many seconds after the run (-1: until a signal)");
+    app.add_option("--probe-interval", probe_ms,
+                   "ms between two probes (ICMP echo through ESP) on each tunnel; 0: none");
+    app.add_option("--probe-target", probe_target, "the address behind the gateway probes ping");
+    app.add_flag("--reconnect", o.reconnect,
+                 "start a new IKE SA for a tunnel whose SA died (needs probes)");
+    app.add_option("--liveness", liveness_ms,
+                   "with --reconnect: ms without a reply after which a tunnel reconnects");
+    app.add_option("--bucket", bucket_ms, "timeline bucket in ms");
+    app.add_option("--timeline", timeline_path, "write the probe timeline (CSV) here at the end");
+    app.add_option("--ready-file", ready_path, "create this file once every tunnel answers probes");
+    app.add_option("--settle", settle_s,
+                   "after SIGUSR1 (the failover mark): stop this many seconds after every "
+                   "tunnel is back");
     app.add_flag("--json", json, "print the report as one JSON object");
     app.add_flag("--quiet,-q", quiet, "no progress lines on stderr");
     CLI11_PARSE(app, argc, argv);
@@ -196,6 +221,19 @@ int main(int argc, char** argv) {
     o.timeout = std::chrono::duration_cast<Duration>(std::chrono::duration<double>(timeout_s));
     o.retransmit_timeout =
         std::chrono::duration_cast<Duration>(std::chrono::duration<double>(retransmit_s));
+
+    auto ms = [](double v) {
+        return std::chrono::duration_cast<Duration>(std::chrono::duration<double, std::milli>(v));
+    };
+    o.probe_interval = ms(probe_ms);
+    o.liveness = ms(liveness_ms);
+    o.bucket = ms(bucket_ms);
+    if (auto t = IpAddress::parse(probe_target)) {
+        o.probe_target = *t;
+    } else {
+        std::fprintf(stderr, "bad probe target: %s\n", probe_target.c_str());
+        return 2;
+    }
 
     crypto::SystemRandom rng;
     auto gen = load::Generator::create(o, rng);
@@ -231,6 +269,7 @@ int main(int argc, char** argv) {
     }
     std::signal(SIGINT, on_signal);
     std::signal(SIGTERM, on_signal);
+    std::signal(SIGUSR1, on_mark);
 
     rusage ru0{};
     getrusage(RUSAGE_SELF, &ru0);
@@ -304,18 +343,86 @@ int main(int argc, char** argv) {
     std::fflush(stdout);
 
     // Keep the SAs up (answering the responder's liveness checks) so its
-    // memory can be measured; no Delete is ever sent.
+    // memory can be measured; no Delete is ever sent. With probes: mark the
+    // failover on SIGUSR1 and end `settle_s` after every tunnel is back.
     if (hold_s != 0 && !g_stop) {
         const auto until = Clock::now() + std::chrono::duration_cast<Clock::duration>(
                                               std::chrono::duration<double>(hold_s));
-        while (!g_stop && (hold_s < 0 || Clock::now() < until))
-            sh.step(std::chrono::milliseconds(200));
+        const bool probing = o.probe_interval > Duration{0};
+        bool ready = false;
+        auto last_check = Clock::now();
+        auto all_back = Clock::time_point::max();
+        while (!g_stop && (hold_s < 0 || Clock::now() < until)) {
+            sh.step(probing ? std::chrono::milliseconds(5) : std::chrono::milliseconds(200));
+            if (g_mark) {
+                g_mark = 0;
+                (*gen)->mark(now());
+                if (!quiet) std::fprintf(stderr, "failover mark\n");
+            }
+            if (!ready && !ready_path.empty() && g.all_answering()) {
+                ready = true;
+                if (FILE* f = std::fopen(ready_path.c_str(), "w")) std::fclose(f);
+            }
+            if (probing && g.marked() &&
+                Clock::now() - last_check >= std::chrono::milliseconds(100)) {
+                last_check = Clock::now();
+                const load::Recovery r = g.recovery();
+                if (!quiet)
+                    std::fprintf(stderr, "  %zu of %zu tunnels back, %llu IKE_SA_INIT since\n",
+                                 r.recovered, r.tunnels,
+                                 (unsigned long long)g.stats().ike_sa_init_after_mark);
+                if (r.recovered == r.tunnels && all_back == Clock::time_point::max())
+                    all_back = Clock::now();
+                if (Clock::now() - all_back >= std::chrono::duration<double>(settle_s)) break;
+            }
+        }
         if (!quiet)
             std::fprintf(stderr, "held: %zu SAs still up, %zu deleted by the responder\n", g.held(),
                          g.stats().deleted_afterwards);
     }
+    if (o.probe_interval > Duration{0}) {
+        const load::LoadStats& s2 = g.stats();
+        const load::Recovery r = g.recovery();
+        const Time zero = g.marked() ? g.mark_time() : g.timeline_origin();
+        if (!timeline_path.empty()) {
+            if (FILE* f = std::fopen(timeline_path.c_str(), "w")) {
+                std::fprintf(f, "t_ms,tunnels_with_reply,replies,probes,ike_sa_init\n");
+                const auto& tl = g.timeline();
+                for (std::size_t k = 0; k < tl.size(); ++k) {
+                    const Time at = g.timeline_origin() + o.bucket * std::int64_t(k);
+                    std::fprintf(f, "%.1f,%u,%u,%u,%u\n",
+                                 std::chrono::duration<double, std::milli>(at - zero).count(),
+                                 tl[k].tunnels, tl[k].replies, tl[k].probes, tl[k].ike_sa_init);
+                }
+                std::fclose(f);
+            }
+        }
+        std::printf(
+            "{\"failover\": {\"marked\": %s, \"tunnels\": %zu, \"recovered\": %zu, "
+            "\"all_back_ms\": %.1f, \"all_back_sent_ms\": %.1f, \"all_back_lower_ms\": %.1f, "
+            "\"back_ms\": {\"p50\": %.1f, "
+            "\"p90\": %.1f, \"p99\": %.1f, "
+            "\"max\": %.1f}, \"probe_interval_ms\": %.1f, \"probes_after_mark\": %llu, "
+            "\"replies_after_mark\": %llu, \"esp_lost\": %lld, \"ike_sa_init_after_mark\": %llu, "
+            "\"reconnects\": %llu, \"msgid_syncs\": %llu, \"replay_syncs\": %llu, "
+            "\"probes_sent\": %llu, \"replies\": %llu, \"esp_dropped\": %llu, "
+            "\"esp_other\": %llu, \"ike_sa_init_sent\": %llu, \"held\": %zu}}\n",
+            g.marked() ? "true" : "false", r.tunnels, r.recovered, r.all_back_ms,
+            r.all_back_sent_ms, r.all_back_lower_ms, r.back_ms.p50, r.back_ms.p90, r.back_ms.p99,
+            r.back_ms.max, probe_ms, (unsigned long long)s2.probes_after_mark,
+            (unsigned long long)s2.replies_after_mark,
+            (long long)s2.probes_after_mark - (long long)s2.replies_after_mark,
+            (unsigned long long)s2.ike_sa_init_after_mark, (unsigned long long)s2.reconnects,
+            (unsigned long long)s2.msgid_syncs, (unsigned long long)s2.replay_syncs,
+            (unsigned long long)s2.probes_sent, (unsigned long long)s2.replies,
+            (unsigned long long)s2.esp_dropped, (unsigned long long)s2.esp_other,
+            (unsigned long long)s2.ike_sa_init_sent, g.held());
+        std::fflush(stdout);
+    }
     for (int fd : sh.fds)
         close(fd);
     close(sh.epfd);
-    return st.failed == 0 && st.established == o.count ? 0 : 3;
+    // Reconnect mode establishes more SAs than --count, and failed
+    // reconnection attempts count as failures.
+    return st.failed == 0 && st.established >= o.count ? 0 : 3;
 }
