@@ -88,3 +88,27 @@ TEST(HostileConfig, BrokenFilesNameFileLineAndColumn) {
         EXPECT_EQ(e.rfind("bad.toml:", 0), 0u) << "for " << text << ": " << e;
     }
 }
+
+// fuzz/fuzz_config: a duration whose nanosecond count overflows was
+// undefined behaviour; anything beyond ten years is an error now.
+TEST(HostileConfig, AnAbsurdlyLongDurationIsAnErrorNotAnOverflow) {
+    using namespace std::chrono_literals;
+    EXPECT_FALSE(parse_duration("2777777777777").ok());
+    EXPECT_FALSE(parse_duration("9223372036854775807ms").ok());
+    EXPECT_FALSE(parse_duration("106752d").ok());
+    EXPECT_FALSE(parse_duration("3651d").ok());
+    EXPECT_EQ(*parse_duration("3650d"), std::chrono::hours(24 * 3650));
+    EXPECT_EQ(*parse_duration("315360000"), std::chrono::seconds(315360000));
+    EXPECT_EQ(*parse_duration("1500ms"), 1500ms);
+}
+
+// fuzz_config crash-f4b9ba9f: in "listen =0[\"18..." the bracket and the
+// quote belong to the bare value "0[...", so the U+FEEF after them is
+// outside any string to toml++, which sent it down the broken path.
+TEST(HostileConfig, ABracketInsideABareValueOpensNoString) {
+    EXPECT_EQ(error_of("[daemon]\nlisten =0[\"18\xef\xbb\xaf"
+                       "8.5\"\n"),
+              "bad.toml:2:14: a non-ASCII character outside a string or comment");
+    // A real array after a number still has its strings.
+    EXPECT_EQ(error_of("a = [1,\"\xc3\xa9\"]\n").find("non-ASCII"), std::string::npos);
+}

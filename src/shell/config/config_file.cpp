@@ -749,12 +749,29 @@ Result<Duration> parse_duration(std::string_view text) {
         return Error{0, "'" + std::string(text) + "' is not a duration"};
     std::string_view unit(r.ptr, std::size_t(text.data() + text.size() - r.ptr));
     using namespace std::chrono;
-    if (unit.empty() || unit == "s") return Duration(seconds(v));
-    if (unit == "ms") return Duration(milliseconds(v));
-    if (unit == "m" || unit == "min") return Duration(minutes(v));
-    if (unit == "h") return Duration(hours(v));
-    if (unit == "d") return Duration(hours(24 * v));
-    return Error{0, "'" + std::string(text) + "' has an unknown unit (use ms, s, m, h or d)"};
+    // Ten years in each unit: far beyond any lifetime or interval, and far
+    // below what a nanosecond count can hold (fuzz/fuzz_config found
+    // "2777777777777" s overflowing the conversion).
+    constexpr std::int64_t kTenYearsS = 10 * 365 * 86400;
+    std::int64_t per_s = 0;  // units per second, or 0 when a unit is seconds or longer
+    std::int64_t unit_s = 1;
+    if (unit.empty() || unit == "s") {
+        unit_s = 1;
+    } else if (unit == "ms") {
+        per_s = 1000;
+    } else if (unit == "m" || unit == "min") {
+        unit_s = 60;
+    } else if (unit == "h") {
+        unit_s = 3600;
+    } else if (unit == "d") {
+        unit_s = 86400;
+    } else {
+        return Error{0, "'" + std::string(text) + "' has an unknown unit (use ms, s, m, h or d)"};
+    }
+    if (per_s ? v / per_s > kTenYearsS : v > kTenYearsS / unit_s)
+        return Error{0, "'" + std::string(text) + "' is too long (at most ten years)"};
+    if (per_s) return Duration(milliseconds(v));
+    return Duration(seconds(v * unit_s));
 }
 
 namespace {
@@ -780,11 +797,16 @@ std::optional<std::string> unsafe_for_toml_parser(std::string_view t) {
     auto starts = [&](std::size_t i, std::string_view s) { return t.substr(i, s.size()) == s; };
     auto non_ascii = [&](std::size_t i) { return i < t.size() && (t[i] & 0x80); };
     std::size_t i = starts(0, "\xEF\xBB\xBF") ? 3 : 0;  // a UTF-8 byte order mark
+    // Inside a bare token (a key, number, date or malformed value): it runs
+    // to whitespace or a terminator, and toml++ reads quotes and brackets in
+    // it as part of it ("0[\"18..." is one bad value, no array, no string).
+    bool bare = false;
     for (; i < t.size(); ++i) {
         const char c = t[i];
         if (c == '\n') {
             ++line;
             line_start = i + 1;
+            bare = false;
             if (in == In::COMMENT || in == In::BASIC || in == In::LITERAL) in = In::CODE;
             continue;
         }
@@ -792,12 +814,17 @@ std::optional<std::string> unsafe_for_toml_parser(std::string_view t) {
             case In::CODE: {
                 if (non_ascii(i)) return at(i, "a non-ASCII character outside a string or comment");
                 const bool token_start =
-                    i == line_start ||
-                    std::string_view(" \t=[{,.").find(t[i - 1]) != std::string_view::npos;
+                    !bare && (i == line_start || std::string_view(" \t=[{,.").find(t[i - 1]) !=
+                                                     std::string_view::npos);
                 if (c == '#') {
                     in = In::COMMENT;
+                    bare = false;
+                } else if (std::string_view(" \t\r,]}=").find(c) != std::string_view::npos) {
+                    bare = false;
+                } else if (c == '[' || c == '{') {
+                    // an array or table opens, or (inside a bare token) nothing
                 } else if (!token_start) {
-                    // a quote inside a bare token: not a string
+                    bare = true;  // a quote inside a bare token: not a string
                 } else if (starts(i, "\"\"\"")) {
                     in = In::ML_BASIC;
                     i += 2;
@@ -808,6 +835,8 @@ std::optional<std::string> unsafe_for_toml_parser(std::string_view t) {
                     i += 2;
                 } else if (c == '\'') {
                     in = In::LITERAL;
+                } else {
+                    bare = true;
                 }
                 break;
             }
