@@ -40,39 +40,9 @@ ${12:-}
 CONF
 }
 
-declare -A IKECD_PIDS
-start_ikecd() {  # NS DIR
-    ikecd_start "$1" "$2"
-    IKECD_PIDS[$2]=$IKECD_PID
-}
-stop_ikecd() {  # DIR
-    local d=$1 pid=${IKECD_PIDS[$1]:-} i
-    [ -n "$pid" ] || return 0
-    kill -TERM "$pid" 2>/dev/null
-    for i in $(seq 50); do
-        [ -e "/proc/$pid" ] || break
-        sleep 0.1
-    done
-    wait "$pid" 2>/dev/null
-    unset "IKECD_PIDS[$d]"
-}
-ctl() {  # NS DIR ARGS...
-    local ns=$1 d=$2
-    shift 2
-    ip netns exec "$ns" "$IKECTL" --socket "$d/ctl.sock" "$@"
-}
+. "$here/daemon-lib.sh"
 
 # ---- traffic checks ---------------------------------------------------------------
-wait_for_child() {  # NS DIR what
-    local i
-    for i in $(seq 80); do
-        [ "$(ctl "$1" "$2" list-sas --json 2>/dev/null | jq '[.ike_sas[].children[]] | length')" -ge 1 ] 2>/dev/null &&
-            return 0
-        sleep 0.25
-    done
-    fail "$3: no Child SA"
-    return 1
-}
 
 pings() {  # FROM_NS what
     ip netns exec "$1" ping -c 3 -W 2 -I 192.0.2.1 203.0.113.1 >"$LAB/ping4.out" 2>&1 ||
