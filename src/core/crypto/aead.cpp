@@ -6,6 +6,7 @@
 #include <cstring>
 #include <string>
 
+#include "crypto/cipher_cache.h"
 #include "crypto/keys.h"
 #include "crypto/ossl.h"
 
@@ -37,18 +38,43 @@ int int_len(std::size_t n) {
 
 }  // namespace
 
-// One context per direction, each keyed once at creation; every operation
-// only re-initialises the nonce (EVP_CipherInit_ex with a null cipher and key
-// keeps the expanded key).
+// The key is kept raw; contexts are keyed from it on demand (Contexts).
+// Every operation then only re-initialises the nonce (EVP_CipherInit_ex2
+// with a null cipher and key keeps the expanded key).
 struct Aead::Impl {
-    detail::CipherPtr cipher;
-    detail::CipherCtxPtr enc;
-    detail::CipherCtxPtr dec;
+    const EVP_CIPHER* cipher = nullptr;  // cached_cipher(): shared, never freed
+    Contexts contexts = Contexts::KEPT;
+    std::uint8_t key[32] = {};
+    std::size_t key_len = 0;
     std::uint8_t salt[kSaltSize] = {};
+    detail::CipherCtxPtr enc;  // KEPT only, once used
+    detail::CipherCtxPtr dec;
+
+    ~Impl() { OPENSSL_cleanse(key, sizeof key); }
 
     void nonce(Iv iv, std::uint8_t out[12]) const {
         std::memcpy(out, salt, kSaltSize);
         std::memcpy(out + kSaltSize, iv.data(), kIvSize);
+    }
+
+    detail::CipherCtxPtr keyed(bool encrypt) const {
+        detail::CipherCtxPtr ctx(EVP_CIPHER_CTX_new());
+        if (!ctx ||
+            EVP_CipherInit_ex2(ctx.get(), cipher, key, nullptr, encrypt ? 1 : 0, nullptr) != 1)
+            fatal("AEAD key setup");
+        return ctx;
+    }
+
+    // The context for one operation: the kept one (made on first use), or
+    // a fresh one that `scratch` owns until the operation ends.
+    EVP_CIPHER_CTX* context(bool encrypt, detail::CipherCtxPtr& scratch) {
+        if (contexts == Contexts::PER_OPERATION) {
+            scratch = keyed(encrypt);
+            return scratch.get();
+        }
+        detail::CipherCtxPtr& kept = encrypt ? enc : dec;
+        if (!kept) kept = keyed(encrypt);
+        return kept.get();
     }
 };
 
@@ -56,7 +82,7 @@ Aead::Aead(EncrId encr, std::unique_ptr<Impl> impl) : encr_(encr), impl_(std::mo
 Aead::~Aead() = default;
 
 Result<std::unique_ptr<Aead>> Aead::create(EncrId encr, std::uint16_t key_bits,
-                                           BytesView key_material) {
+                                           BytesView key_material, Contexts contexts) {
     const char* name = cipher_name(encr, key_bits);
     if (name == nullptr)
         return make_error(0, "not an AEAD cipher the ESP/IKE code supports: encr " +
@@ -68,26 +94,21 @@ Result<std::unique_ptr<Aead>> Aead::create(EncrId encr, std::uint16_t key_bits,
                                  " octets of key material (key | 4-octet salt), got " +
                                  std::to_string(key_material.size()));
     auto impl = std::make_unique<Impl>();
-    impl->cipher.reset(EVP_CIPHER_fetch(nullptr, name, nullptr));
-    if (!impl->cipher) fatal("EVP_CIPHER_fetch(AEAD)");
-    const std::size_t key_len = want - kSaltSize;
-    std::memcpy(impl->salt, key_material.data() + key_len, kSaltSize);
-    impl->enc.reset(EVP_CIPHER_CTX_new());
-    impl->dec.reset(EVP_CIPHER_CTX_new());
-    if (!impl->enc || !impl->dec ||
-        EVP_EncryptInit_ex2(impl->enc.get(), impl->cipher.get(), key_material.data(), nullptr,
-                            nullptr) != 1 ||
-        EVP_DecryptInit_ex2(impl->dec.get(), impl->cipher.get(), key_material.data(), nullptr,
-                            nullptr) != 1)
-        fatal("AEAD key setup");
+    impl->cipher = cached_cipher(name);
+    impl->contexts = contexts;
+    impl->key_len = want - kSaltSize;
+    if (impl->key_len > sizeof impl->key) fatal("AEAD key longer than 256 bits");
+    std::memcpy(impl->key, key_material.data(), impl->key_len);
+    std::memcpy(impl->salt, key_material.data() + impl->key_len, kSaltSize);
     // Both ciphers default to a 12-octet nonce, which is what we use.
-    if (EVP_CIPHER_CTX_get_iv_length(impl->enc.get()) != 12) fatal("AEAD nonce length");
+    if (EVP_CIPHER_get_iv_length(impl->cipher) != 12) fatal("AEAD nonce length");
     return std::unique_ptr<Aead>(new Aead(encr, std::move(impl)));
 }
 
 void Aead::seal(Iv iv, BytesView aad, BytesView in, std::span<std::uint8_t> out, Tag tag) {
     if (out.size() != in.size()) fatal("Aead::seal: output size differs from input");
-    EVP_CIPHER_CTX* ctx = impl_->enc.get();
+    detail::CipherCtxPtr scratch;
+    EVP_CIPHER_CTX* ctx = impl_->context(true, scratch);
     std::uint8_t nonce[12];
     impl_->nonce(iv, nonce);
     int len = 0;
@@ -106,7 +127,8 @@ void Aead::seal(Iv iv, BytesView aad, BytesView in, std::span<std::uint8_t> out,
 
 bool Aead::open(Iv iv, BytesView aad, BytesView in, std::span<std::uint8_t> out, ConstTag tag) {
     if (out.size() != in.size()) fatal("Aead::open: output size differs from input");
-    EVP_CIPHER_CTX* ctx = impl_->dec.get();
+    detail::CipherCtxPtr scratch;
+    EVP_CIPHER_CTX* ctx = impl_->context(false, scratch);
     std::uint8_t nonce[12];
     impl_->nonce(iv, nonce);
     int len = 0;

@@ -25,12 +25,26 @@ class Aead {
     using Tag = std::span<std::uint8_t, kTagSize>;
     using ConstTag = std::span<const std::uint8_t, kTagSize>;
 
+    // What an Aead keeps between operations. An OpenSSL GCM context with its
+    // expanded key and GHASH table costs about 1.2 KB.
+    enum class Contexts {
+        // One context per direction, made on that direction's first use and
+        // kept: for keys used many times a second (the sync channel).
+        KEPT,
+        // Only the key; each operation keys a fresh context and frees it
+        // (about a microsecond more per call). For keys that protect a few
+        // messages a minute but live as long as their SA: the SK payloads of
+        // an IKE SA, of which a gateway holds a hundred thousand.
+        PER_OPERATION,
+    };
+
     // `key_material` is the encryption key followed by the salt, exactly
     // encr_key_size(encr, key_bits) octets (20/28/36 for AES-GCM-128/192/256,
     // 36 for ChaCha20-Poly1305). Errors: not an AEAD, a key length the cipher
     // lacks, or key material of the wrong size.
     static Result<std::unique_ptr<Aead>> create(EncrId encr, std::uint16_t key_bits,
-                                                BytesView key_material);
+                                                BytesView key_material,
+                                                Contexts contexts = Contexts::KEPT);
     ~Aead();
     Aead(const Aead&) = delete;
     Aead& operator=(const Aead&) = delete;

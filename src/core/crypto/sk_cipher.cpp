@@ -7,6 +7,7 @@
 #include <string>
 
 #include "crypto/aead.h"
+#include "crypto/cipher_cache.h"
 #include "crypto/hash.h"
 #include "crypto/keys.h"
 #include "crypto/ossl.h"
@@ -133,12 +134,12 @@ class CbcHmacSk final : public SkCipher {
     }
 
     void init_cipher(const char* name, BytesView key) {
-        cipher_.reset(EVP_CIPHER_fetch(nullptr, name, nullptr));
+        const EVP_CIPHER* cipher = cached_cipher(name);
         enc_.reset(EVP_CIPHER_CTX_new());
         dec_.reset(EVP_CIPHER_CTX_new());
-        if (!cipher_ || !enc_ || !dec_ ||
-            EVP_EncryptInit_ex2(enc_.get(), cipher_.get(), key.data(), nullptr, nullptr) != 1 ||
-            EVP_DecryptInit_ex2(dec_.get(), cipher_.get(), key.data(), nullptr, nullptr) != 1)
+        if (!enc_ || !dec_ ||
+            EVP_EncryptInit_ex2(enc_.get(), cipher, key.data(), nullptr, nullptr) != 1 ||
+            EVP_DecryptInit_ex2(dec_.get(), cipher, key.data(), nullptr, nullptr) != 1)
             fatal("AES-CBC key setup");
     }
 
@@ -231,7 +232,6 @@ class CbcHmacSk final : public SkCipher {
     Hmac hmac_;
     std::size_t icv_;
     Bytes integ_key_;
-    detail::CipherPtr cipher_;
     detail::CipherCtxPtr enc_;
     detail::CipherCtxPtr dec_;
 };
@@ -247,7 +247,9 @@ Result<std::unique_ptr<SkCipher>> SkCipher::create(EncrId encr, std::uint16_t ke
         return make_error(0, "integrity key must be " + str(integ_key_size(integ)) +
                                  " octets, got " + str(integ_key.size()));
     if (is_aead(encr)) {
-        auto aead = Aead::create(encr, key_bits, encr_key);
+        // An IKE SA protects a few messages a minute for hours: keep only
+        // its keys, not two cipher contexts per direction (Aead::Contexts).
+        auto aead = Aead::create(encr, key_bits, encr_key, Aead::Contexts::PER_OPERATION);
         if (!aead.ok()) return aead.error();
         return std::unique_ptr<SkCipher>(new AeadSk(std::move(*aead)));
     }

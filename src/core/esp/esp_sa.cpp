@@ -12,6 +12,7 @@
 #include <string>
 
 #include "base/buffer.h"
+#include "crypto/cipher_cache.h"
 #include "crypto/keys.h"
 
 namespace ikecluster::esp {
@@ -30,9 +31,6 @@ struct CipherCtxFree {
 };
 struct MacCtxFree {
     void operator()(EVP_MAC_CTX* c) const { EVP_MAC_CTX_free(c); }
-};
-struct CipherFree {
-    void operator()(EVP_CIPHER* c) const { EVP_CIPHER_free(c); }
 };
 struct MacFree {
     void operator()(EVP_MAC* m) const { EVP_MAC_free(m); }
@@ -137,11 +135,11 @@ Result<std::unique_ptr<Transform>> Transform::create(const ike::ChildSaState& c,
                                  " octets, got " + std::to_string(ikey.size()));
 
     auto t = std::make_unique<Transform>();
-    std::unique_ptr<EVP_CIPHER, CipherFree> cipher(EVP_CIPHER_fetch(nullptr, name, nullptr));
+    const EVP_CIPHER* cipher = crypto::cached_cipher(name);
     t->ctx_.reset(EVP_CIPHER_CTX_new());
-    if (!cipher || !t->ctx_) fatal("EVP_CIPHER_fetch");
+    if (!t->ctx_) fatal("EVP_CIPHER_CTX_new");
     // The key is expanded once here; per packet only the IV changes.
-    if (EVP_CipherInit_ex2(t->ctx_.get(), cipher.get(), ekey.data(), nullptr, outbound ? 1 : 0,
+    if (EVP_CipherInit_ex2(t->ctx_.get(), cipher, ekey.data(), nullptr, outbound ? 1 : 0,
                            nullptr) != 1)
         fatal("cipher key setup");
     if (aead) {

@@ -554,8 +554,15 @@ void Engine::established(Time now, Sa& sa) {
     sa.st.established = now;
     sa.st.rekey_at = jittered(now, sa.conn->ike_lifetimes, rng_);
     sa.st.expire_at = now + sa.conn->ike_lifetimes.life;
-    sa.init_request.clear();
-    sa.init_response.clear();
+    // The handshake's inputs are spent once AUTH is verified (§2.15 needs
+    // them only for the AUTH payloads). Release them, not just clear():
+    // about 0.8 KB per SA that a gateway would otherwise hold for hours.
+    sa.init_request = Bytes();
+    sa.init_response = Bytes();
+    sa.ni = Bytes();
+    sa.nr = Bytes();
+    sa.cookie = Bytes();
+    sa.kx.reset();
     ++stats_.established;
     sa.last_inbound = now;
     index_identity(sa);
