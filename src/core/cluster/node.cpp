@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <deque>
+#include <set>
 #include <unordered_map>
 
 namespace ikecluster::cluster {
@@ -94,7 +95,10 @@ struct ClusterNode::Impl {
     // plane per Child SA (by spi_in), kept across step-downs.
     std::unordered_map<std::uint32_t, std::uint64_t> own_used;
     bool first_takeover = true;
-    bool bulk_all_due = false;          // after a takeover, at the next pump
+    bool bulk_all_due = false;  // after a takeover, at the next pump
+    // Members that were not alive when bulk_all_due came round (the one
+    // that just died, mostly): they get their snapshot when heard again.
+    std::set<std::uint16_t> bulk_owed;
     std::vector<std::uint16_t> waited;  // members tickets waited for at the last pump
     Time quarantine_until{};
     Time last_now{};
@@ -181,6 +185,7 @@ struct ClusterNode::Impl {
     // it. Records sent meanwhile travel behind the snapshot on the same
     // ordered stream, so when the member applies BulkEnd it has all of them.
     void send_bulk(std::uint16_t to, Time now) {
+        bulk_owed.erase(to);  // any snapshot settles what a takeover owed
         ++bulk_id;
         bulk_at[to] = now;
         tracked[to] = false;
@@ -334,6 +339,7 @@ struct ClusterNode::Impl {
         tracked.clear();
         pending_bulk.clear();
         bulk_all_due = false;
+        bulk_owed.clear();
         cookies_sent.reset();
         source.reset();
         synced = false;
@@ -431,8 +437,18 @@ struct ClusterNode::Impl {
         flush_step();
         if (bulk_all_due && active()) {
             bulk_all_due = false;
+            // Not to a member we know is dead: its link still looks
+            // established, and a 10,000-SA snapshot queued for it would
+            // cost the takeover tens of milliseconds for nothing.
+            std::set<std::uint16_t> alive;
+            for (const MemberView& v : membership.members())
+                if (v.alive) alive.insert(v.id);
             for (auto& [id, link] : links) {
-                if (link.established() && !pending_bulk.count(id)) send_bulk(id, now);
+                if (!alive.count(id)) {
+                    bulk_owed.insert(id);
+                } else if (link.established() && !pending_bulk.count(id)) {
+                    send_bulk(id, now);
+                }
             }
         }
         // Links: new or restarted peers get a snapshot from the active.
@@ -446,6 +462,17 @@ struct ClusterNode::Impl {
                 pending_bulk.erase(id);
             }
             if ((reset || fresh) && active() && est) send_bulk(id, now);
+        }
+        // After the links: a member that restarted got its snapshot there
+        // (send_bulk settles the debt).
+        if (!bulk_owed.empty() && active()) {
+            for (const MemberView& v : membership.members()) {
+                if (!v.alive || !bulk_owed.count(v.id)) continue;
+                bulk_owed.erase(v.id);
+                auto link = links.find(v.id);
+                if (link != links.end() && link->second.established() && !pending_bulk.count(v.id))
+                    send_bulk(v.id, now);
+            }
         }
         // A standby that says it is not synced although everything we sent
         // it was acknowledged lost its state some other way (it was the
