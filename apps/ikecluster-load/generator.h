@@ -26,6 +26,16 @@
 // passed traffic again. With `reconnect`, a tunnel whose IKE SA died or that
 // got no reply for `liveness` starts a new IKE SA (what a client behind a
 // cold-standby gateway has to do); every IKE_SA_INIT sent is counted.
+//
+// Recovery sweep (sweep_rate > 0): one probe per interval per tunnel only
+// says when a tunnel was back to within an interval (a second at 10,000
+// tunnels). So once a reply to a probe sent after mark() ends a silence of
+// at least one bucket (the gateway works again, for one tunnel at least),
+// the generator also probes every tunnel that was up at the mark and has
+// not answered since, cycling over those at sweep_rate probes/s in total
+// (one probe per tunnel per cycle, a cycle 10 ms at least) until all have
+// answered. The cycles shrink as tunnels come back, so the bounds in
+// Recovery tighten to about one cycle.
 #pragma once
 
 #include <cstdint>
@@ -73,6 +83,9 @@ struct LoadOptions {
     // new IKE SA. The probe rounds drive it, so it needs probe mode.
     bool reconnect = false;
     Duration liveness{0};
+    // Recovery sweep (see above): extra probes per second; 0 = off. Needs
+    // probe mode.
+    double sweep_rate = 0;
 };
 
 // Why an SA did not come up.
@@ -107,6 +120,9 @@ struct LoadStats {
     std::uint64_t esp_dropped = 0;        // unknown SPI, failed ICV, replayed, malformed
     std::uint64_t probes_after_mark = 0;  // loss across the failover = these - the next
     std::uint64_t replies_after_mark = 0;
+    // Recovery sweep probes sent (also counted in probes_sent and
+    // probes_after_mark: they are ordinary probes).
+    std::uint64_t sweep_probes = 0;
 };
 
 struct Percentiles {
@@ -127,7 +143,8 @@ struct Recovery {
     std::size_t recovered = 0;  // passed traffic again since
     // Time from mark() to each recovered tunnel's first reply: the last one
     // (every tunnel back) and percentiles; the resolution is one probe
-    // interval (a tunnel is only probed that often).
+    // interval (a tunnel is only probed that often), or about one sweep
+    // cycle with the recovery sweep.
     double all_back_ms = 0;
     Percentiles back_ms;
     // The same for the send times of those first answered probes: the
@@ -135,9 +152,13 @@ struct Recovery {
     // probe before it was lost or unanswered).
     double all_back_sent_ms = 0;
     // A lower bound: the latest probe sent after mark() that went
-    // unanswered before a tunnel's first answered one (one interval earlier
-    // on the same tunnel), over all tunnels; 0 if none was lost.
+    // unanswered before a tunnel's first answered one (the tunnel's
+    // previous probe, regular or sweep: each probe carries the send time of
+    // the one before it), over all tunnels; 0 if none was lost.
     double all_back_lower_ms = 0;
+    // When the recovery sweep started (the first reply to a probe sent after
+    // mark() that ended a silence of a bucket or more); -1 if it did not.
+    double sweep_start_ms = -1;
 };
 
 // Nearest-rank percentiles of `v` (copied and sorted); zeros when empty.
@@ -151,13 +172,17 @@ IpAddress offset_address(const IpAddress& base, std::uint32_t i);
 
 // Probe packets: an IPv4 ICMP echo request from `src` to `dst` whose
 // identifier and sequence carry the tunnel's index and the probe's number,
-// its payload the index and the send time (the reply echoes both). Writes it to `out` and returns
-// its length (0 if `out` is too small or an address is not IPv4).
+// its payload the index, the send time and the send time of the tunnel's
+// previous probe (the reply echoes all three, so the first answered probe
+// after a failover names the last one lost, however many went out between).
+// Writes it to `out` and returns its length (0 if `out` is too small or an
+// address is not IPv4).
 std::size_t build_probe(std::span<std::uint8_t> out, const IpAddress& src, const IpAddress& dst,
-                        std::uint32_t index, std::uint16_t seq, Time sent);
+                        std::uint32_t index, std::uint16_t seq, Time sent, Time previous = Time{});
 struct ProbeReply {
     std::uint32_t index = 0;
-    Time sent{};  // when the probe went out (echoed back)
+    Time sent{};      // when the probe went out (echoed back)
+    Time previous{};  // when the tunnel's probe before it went out (Time{}: none)
 };
 // What an IPv4 echo reply addressed to `to` carries; nullopt for anything
 // else (another protocol or type, a bad checksum, truncated).
@@ -217,6 +242,8 @@ class Generator {
         Time last_reply = Time::max();  // never
         Time first_reply_after_mark = Time::max();
         Time first_sent_after_mark = Time::max();
+        Time lost_before_first = Time{};  // the probe before the first answered one
+        Time last_probe = Time{};         // when its latest probe went out (Time{}: never)
         bool up_at_mark = false;
         std::int64_t last_bucket = -1;
         std::uint16_t seq = 0;
@@ -237,8 +264,10 @@ class Generator {
     void install(const ike::InstallChildSa& in, std::size_t engine);
     void tunnel_down(std::size_t index);
     void on_esp(Time now, std::size_t engine, BytesView data);
-    void probe(Time now, std::size_t index);
+    bool probe(Time now, std::size_t index);  // false: no SA to send it on
     void probe_round(Time now);
+    void start_sweep(Time now);
+    void sweep_round(Time now);
     Bucket& bucket_at(Time now);
     Time next_slot_time() const;
 
@@ -259,6 +288,17 @@ class Generator {
     std::uint64_t slots_done_ = 0;
     std::vector<Bucket> timeline_;
     Time mark_ = Time::max();
+    // Recovery sweep: the tunnels still to answer since the mark, visited in
+    // cycles; sweep_pos_ is the next one, sweep_next_ when it is due,
+    // sweep_cycle_ when the current cycle began.
+    bool sweep_started_ = false;
+    Time sweep_start_ = Time::max();
+    std::vector<std::size_t> sweep_;
+    std::size_t sweep_pos_ = 0;
+    Time sweep_next_ = Time::max();
+    Time sweep_cycle_{};
+    Duration sweep_step_{0};  // 1 / sweep_rate
+    Time last_reply_any_{};   // the latest probe reply on any tunnel
     Bytes scratch_;
     std::vector<Send> sends_;
     mutable LoadStats stats_;

@@ -9,6 +9,9 @@
 // the failover; --timeline FILE writes the per-bucket CSV at the end, and a
 // second JSON line reports the recovery. --ready-file is created once every
 // tunnel answers; --settle ends the run that long after every tunnel is back.
+// --sweep-rate R probes the tunnels not back yet R times per second in
+// total once the gateway answers again, so "every tunnel back" is known to
+// much better than one probe interval.
 //
 // The IKEv2 logic is generator.h over the sans-IO engine; this file is the
 // shell: UDP sockets (two per source port pair), one epoll loop, the steady
@@ -184,6 +187,10 @@ int main(int argc, char** argv) {
                  "start a new IKE SA for a tunnel whose SA died (needs probes)");
     app.add_option("--liveness", liveness_ms,
                    "with --reconnect: ms without a reply after which a tunnel reconnects");
+    app.add_option("--sweep-rate", o.sweep_rate,
+                   "after the failover mark, once the first tunnel answers: extra probes/s "
+                   "cycling over the tunnels not back yet (0: off)")
+        ->check(CLI::NonNegativeNumber);
     app.add_option("--bucket", bucket_ms, "timeline bucket in ms");
     app.add_option("--timeline", timeline_path, "write the probe timeline (CSV) here at the end");
     app.add_option("--ready-file", ready_path, "create this file once every tunnel answers probes");
@@ -400,6 +407,7 @@ int main(int argc, char** argv) {
         std::printf(
             "{\"failover\": {\"marked\": %s, \"tunnels\": %zu, \"recovered\": %zu, "
             "\"all_back_ms\": %.1f, \"all_back_sent_ms\": %.1f, \"all_back_lower_ms\": %.1f, "
+            "\"sweep_rate\": %.1f, \"sweep_start_ms\": %.1f, \"sweep_probes\": %llu, "
             "\"back_ms\": {\"p50\": %.1f, "
             "\"p90\": %.1f, \"p99\": %.1f, "
             "\"max\": %.1f}, \"probe_interval_ms\": %.1f, \"probes_after_mark\": %llu, "
@@ -408,7 +416,8 @@ int main(int argc, char** argv) {
             "\"probes_sent\": %llu, \"replies\": %llu, \"esp_dropped\": %llu, "
             "\"esp_other\": %llu, \"ike_sa_init_sent\": %llu, \"held\": %zu}}\n",
             g.marked() ? "true" : "false", r.tunnels, r.recovered, r.all_back_ms,
-            r.all_back_sent_ms, r.all_back_lower_ms, r.back_ms.p50, r.back_ms.p90, r.back_ms.p99,
+            r.all_back_sent_ms, r.all_back_lower_ms, o.sweep_rate, r.sweep_start_ms,
+            (unsigned long long)s2.sweep_probes, r.back_ms.p50, r.back_ms.p90, r.back_ms.p99,
             r.back_ms.max, probe_ms, (unsigned long long)s2.probes_after_mark,
             (unsigned long long)s2.replies_after_mark,
             (long long)s2.probes_after_mark - (long long)s2.replies_after_mark,

@@ -2,10 +2,12 @@
 // a minimal gateway data plane on virtual time: each tunnel's ICMP echoes go
 // through its own Child SA and come back; a gap after mark() shows up as the
 // recovery time and the lost probes; a responder that forgets everything
-// (a cold standby) makes reconnect mode start new IKE SAs.
+// (a cold standby) makes reconnect mode start new IKE SAs; the recovery
+// sweep brackets each tunnel's return to much less than a probe interval.
 #include <gtest/gtest.h>
 
 #include <functional>
+#include <limits>
 #include <unordered_map>
 
 #include "base/buffer.h"
@@ -71,6 +73,8 @@ struct Lab {
     std::unordered_map<std::uint32_t, GwSa> gw;  // by SPI (ours, inbound)
     Time t = Time::from_ms(1000);
     std::function<bool()> esp_blocked = [] { return false; };
+    // Per tunnel (by the index the probe carries), after decryption.
+    std::function<bool(std::uint32_t)> tunnel_blocked = [](std::uint32_t) { return false; };
     std::size_t esp_seen = 0;
 
     explicit Lab(const LoadOptions& o)
@@ -98,6 +102,7 @@ struct Lab {
         ASSERT_GE(ip.size(), 40u);
         ASSERT_EQ(ip[9], 1);   // ICMP
         ASSERT_EQ(ip[20], 8);  // echo request
+        if (tunnel_blocked(load_be32(ip.data() + 28))) return;
         // The echo reply: addresses swapped, type 0, checksum adjusted
         // (RFC 1624: the type octet went from 8 to 0).
         Bytes reply(esp::kHeadroom + ip.size() + esp::kTailroom);
@@ -260,39 +265,43 @@ TEST(LoadProbe, LivenessSparesTunnelsThatNeverAnswered) {
 TEST(LoadProbe, ProbePacketsAndReplies) {
     std::array<std::uint8_t, 64> buf{};
     const IpAddress inner = *IpAddress::parse("198.18.0.7");
-    ASSERT_EQ(build_probe(buf, inner, kTarget, 7, 3, Time::from_ms(5)), 40u);
-    EXPECT_EQ(build_probe(std::span(buf).first(39), inner, kTarget, 7, 3, Time{}), 0u);
+    ASSERT_EQ(build_probe(buf, inner, kTarget, 7, 3, Time::from_ms(5)), 48u);
+    EXPECT_EQ(build_probe(std::span(buf).first(47), inner, kTarget, 7, 3, Time{}), 0u);
     EXPECT_EQ(build_probe(buf, *IpAddress::parse("2001:db8::1"), kTarget, 7, 3, Time{}), 0u);
     // A request is not a reply; turned into one (addresses swapped, type 0,
     // checksum recomputed from scratch) it names the tunnel.
-    EXPECT_FALSE(parse_probe_reply(BytesView(buf.data(), 40), inner));
+    EXPECT_FALSE(parse_probe_reply(BytesView(buf.data(), 48), inner));
     std::array<std::uint8_t, 64> rep{};
-    ASSERT_EQ(build_probe(rep, kTarget, inner, 7, 3, Time::from_ms(5)), 40u);
+    ASSERT_EQ(build_probe(rep, kTarget, inner, 7, 3, Time::from_ms(5), Time::from_ms(2)), 48u);
     rep[20] = 0;
     store_be16(rep.data() + 22, 0);
     std::uint32_t sum = 0;
-    for (std::size_t k = 20; k < 40; k += 2)
+    for (std::size_t k = 20; k < 48; k += 2)
         sum += load_be16(rep.data() + k);
     while (sum >> 16)
         sum = (sum & 0xffff) + (sum >> 16);
     store_be16(rep.data() + 22, std::uint16_t(~sum));
-    auto got = parse_probe_reply(BytesView(rep.data(), 40), inner);
+    auto got = parse_probe_reply(BytesView(rep.data(), 48), inner);
     ASSERT_TRUE(got);
     EXPECT_EQ(got->index, 7u);
     EXPECT_EQ(got->sent, Time::from_ms(5));
+    EXPECT_EQ(got->previous, Time::from_ms(2));
     // To someone else, truncated, corrupted, or another protocol: not ours.
-    EXPECT_FALSE(parse_probe_reply(BytesView(rep.data(), 40), kTarget));
-    EXPECT_FALSE(parse_probe_reply(BytesView(rep.data(), 30), inner));
+    EXPECT_FALSE(parse_probe_reply(BytesView(rep.data(), 48), kTarget));
+    EXPECT_FALSE(parse_probe_reply(BytesView(rep.data(), 47), inner));
     EXPECT_FALSE(parse_probe_reply(BytesView(rep.data(), 0), inner));
     auto bad = rep;
     bad[30] ^= 1;
-    EXPECT_FALSE(parse_probe_reply(BytesView(bad.data(), 40), inner));
+    EXPECT_FALSE(parse_probe_reply(BytesView(bad.data(), 48), inner));
+    bad = rep;
+    bad[45] ^= 1;  // the previous send time is covered by the checksum too
+    EXPECT_FALSE(parse_probe_reply(BytesView(bad.data(), 48), inner));
     bad = rep;
     bad[9] = 17;
-    EXPECT_FALSE(parse_probe_reply(BytesView(bad.data(), 40), inner));
+    EXPECT_FALSE(parse_probe_reply(BytesView(bad.data(), 48), inner));
     bad = rep;
     store_be16(bad.data() + 2, 200);  // claims more than there is
-    EXPECT_FALSE(parse_probe_reply(BytesView(bad.data(), 40), inner));
+    EXPECT_FALSE(parse_probe_reply(BytesView(bad.data(), 48), inner));
 }
 
 TEST(LoadProbe, RejectsIpv6ProbesAndAShortLiveness) {
@@ -306,6 +315,130 @@ TEST(LoadProbe, RejectsIpv6ProbesAndAShortLiveness) {
     EXPECT_FALSE(Generator::create(o, rng));
     o.liveness = 201ms;
     EXPECT_TRUE(Generator::create(o, rng));
+    // The sweep is made of probes, at a rate that is a number.
+    o = options(1);
+    o.sweep_rate = -1;
+    EXPECT_FALSE(Generator::create(o, rng));
+    o.sweep_rate = std::numeric_limits<double>::quiet_NaN();
+    EXPECT_FALSE(Generator::create(o, rng));
+    o.sweep_rate = std::numeric_limits<double>::infinity();
+    EXPECT_FALSE(Generator::create(o, rng));
+    o.sweep_rate = 100;
+    EXPECT_TRUE(Generator::create(o, rng));
+    o.probe_interval = 0ms;
+    EXPECT_FALSE(Generator::create(o, rng));
+}
+
+// The failover of MeasuresAGapAfterTheMark, but 40 tunnels probed once a
+// second: on its own, the probe round only knows each tunnel was back
+// within a second of the 400 ms gap's end.
+struct SweepRun {
+    Recovery r;
+    LoadStats st;
+    std::uint64_t probes_before_mark = 0;
+};
+SweepRun failover_with_sweep(double sweep_rate,
+                             std::function<bool(std::uint32_t, Duration)> blocked) {
+    auto o = options(40);
+    o.probe_interval = 1s;
+    o.sweep_rate = sweep_rate;
+    Lab lab(o);
+    lab.run_until(lab.t + 3s);
+    EXPECT_TRUE(lab.gen->all_answering());
+    SweepRun out;
+    out.probes_before_mark = lab.gen->stats().probes_sent;
+    EXPECT_EQ(lab.gen->stats().sweep_probes, 0u);  // nothing before a mark
+    const Time kill = lab.t;
+    lab.gen->mark(kill);
+    lab.tunnel_blocked = [&](std::uint32_t i) { return blocked(i, lab.t - kill); };
+    lab.run_until(kill + 4s);
+    out.r = lab.gen->recovery();
+    out.st = lab.gen->stats();
+    return out;
+}
+
+TEST(LoadProbe, SweepBracketsTheReturnOfEveryTunnel) {
+    auto gap = [](std::uint32_t, Duration since_kill) { return since_kill < 400ms; };
+    const SweepRun off = failover_with_sweep(0, gap);
+    EXPECT_EQ(off.r.recovered, 40u);
+    EXPECT_EQ(off.st.sweep_probes, 0u);
+    EXPECT_LT(off.r.sweep_start_ms, 0.0);
+    EXPECT_GT(off.r.all_back_sent_ms, 1000.0);  // a tunnel probed just before 400 ms waits 1 s
+
+    // 400 probes/s: one sweep cycle over the 40 tunnels takes 100 ms.
+    const SweepRun on = failover_with_sweep(400, gap);
+    EXPECT_EQ(on.r.tunnels, 40u);
+    EXPECT_EQ(on.r.recovered, 40u);
+    // It starts with the first answered probe (the first regular one after
+    // the gap: one every 25 ms) and reaches every tunnel left in one cycle.
+    EXPECT_GE(on.r.sweep_start_ms, 400.0);
+    EXPECT_LE(on.r.sweep_start_ms, 425.0);
+    EXPECT_GE(on.r.all_back_sent_ms, 400.0);
+    // The sweep and the round share the work: every tunnel has had a probe
+    // after 40 / (400 + 40) s (a little less, the first one was back).
+    EXPECT_LE(on.r.all_back_sent_ms, on.r.sweep_start_ms + 91.0);
+    EXPECT_LE(on.r.all_back_ms, on.r.sweep_start_ms + 91.0);
+    // The lower bound is a probe that really was lost: the regular probe of
+    // a tunnel whose slot fell in the gap (one every 25 ms).
+    EXPECT_LT(on.r.all_back_lower_ms, 400.0);
+    EXPECT_GE(on.r.all_back_lower_ms, 370.0);
+    // At most one sweep probe per tunnel left (every one answers it at
+    // once here, so the sweep ends after one cycle), and they are ordinary
+    // probes: counted after the mark and answered like the others.
+    EXPECT_GT(on.st.sweep_probes, 20u);
+    EXPECT_LT(on.st.sweep_probes, 40u);
+    EXPECT_EQ(on.st.probes_after_mark, off.st.probes_after_mark + on.st.sweep_probes);
+    EXPECT_EQ(on.st.probes_after_mark - on.st.replies_after_mark,
+              off.st.probes_after_mark - off.st.replies_after_mark);
+}
+
+TEST(LoadProbe, SweepWaitsForTheGatewayToComeBack) {
+    // The gateway still answers for 30 ms after the mark (it was killed a
+    // little later), then goes dark until 400 ms: a probe sent after the
+    // mark and answered then says nothing about the failover, and sweeping
+    // from then on would add the sweep rate to the whole outage.
+    const SweepRun on = failover_with_sweep(400, [](std::uint32_t, Duration since_kill) {
+        return since_kill >= 30ms && since_kill < 400ms;
+    });
+    EXPECT_GE(on.r.sweep_start_ms, 400.0);
+    EXPECT_LE(on.r.sweep_start_ms, 425.0);
+    EXPECT_LT(on.st.sweep_probes, 40u);
+    EXPECT_LE(on.r.all_back_sent_ms, on.r.sweep_start_ms + 91.0);
+}
+
+TEST(LoadProbe, SweepNarrowsOnTheLastTunnels) {
+    // Tunnel 7 stays dark until 2 s after the kill, the others 400 ms.
+    const SweepRun on = failover_with_sweep(400, [](std::uint32_t i, Duration since_kill) {
+        return since_kill < (i == 7 ? 2000ms : 400ms);
+    });
+    EXPECT_EQ(on.r.recovered, 40u);
+    // Alone in the sweep, it is probed every 10 ms (not at 400/s, and not
+    // only once a second): its return is known to within that.
+    EXPECT_GE(on.r.all_back_sent_ms, 2000.0);
+    EXPECT_LE(on.r.all_back_sent_ms, 2010.0);
+    EXPECT_GE(on.r.all_back_lower_ms, 1990.0);
+    EXPECT_LT(on.r.all_back_lower_ms, 2000.0);
+    // Up to 39 in the first cycle (fewer: the round brings some back), then
+    // ~1.6 s / 10 ms for tunnel 7.
+    EXPECT_GT(on.st.sweep_probes, 20u + 150);
+    EXPECT_LT(on.st.sweep_probes, 39u + 170);
+}
+
+TEST(LoadProbe, SweepAndRoundShareTheWorkWhereverTheRoundIs) {
+    // The gateway comes back at every phase of the probe round (one slot
+    // every 25 ms): with the sweep at 80/s next to the round's 40/s, every
+    // tunnel has had a probe 40 / (80 + 40) s = 333 ms after the first
+    // reply, not the 500 ms of a sweep that walked over the tunnels the
+    // round was about to probe anyway.
+    double worst = 0;
+    for (int k = 0; k < 40; ++k) {
+        const Duration gap = 400ms + k * 25ms;
+        const SweepRun on = failover_with_sweep(
+            80, [gap](std::uint32_t, Duration since_kill) { return since_kill < gap; });
+        ASSERT_EQ(on.r.recovered, 40u) << k;
+        worst = std::max(worst, on.r.all_back_sent_ms - on.r.sweep_start_ms);
+    }
+    EXPECT_LE(worst, 340.0);
 }
 
 }  // namespace
