@@ -343,8 +343,10 @@ run() {  # SYSTEM N
     [ "$sys" = ikecluster ] && ikecluster_ready "$n"
     sleep 2  # steady traffic before the kill
     t_kill=$(date +%s.%N)
-    kill -USR1 "$gen"
+    # The kill first, then the mark: a probe sent after the mark can then
+    # never be answered by the dying gateway and count as "back" at 0 ms.
     kill -9 "$ACTIVE"
+    kill -USR1 "$gen"
     log "kill -9 the active gateway (pid $ACTIVE) at $t_kill"
     wait "$gen"
     rc=$?
@@ -392,4 +394,4 @@ if ! /usr/bin/python3 -c 'import matplotlib' 2>/dev/null; then
 fi
 mkdir -p "$(dirname "$plot")"
 /usr/bin/python3 "$here/plot-failover.py" "$OUT" "$plot" && echo "plot: $plot"
-[ -n "${KEEP_OUT:-}" ] && cp -r "$OUT" "$KEEP_OUT" && echo "CSV/JSON copied to $KEEP_OUT"
+if [ -n "${KEEP_OUT:-}" ]; then cp -r "$OUT" "$KEEP_OUT" && echo "CSV/JSON copied to $KEEP_OUT"; fi
