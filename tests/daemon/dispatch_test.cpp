@@ -1,6 +1,7 @@
 // Output dispatch with a fake socket and a fake data plane: every output goes
 // where it belongs, in order, and two engines talking through dispatchers
 // establish an SA and log it.
+#include <algorithm>
 #include <deque>
 
 #include <gtest/gtest.h>
@@ -97,6 +98,96 @@ TEST(Dispatch, SendFailureIsCountedAndLoggedNotFatal) {
     EXPECT_EQ(d.stats().send_errors, 2u);
     ASSERT_EQ(log.lines.size(), 2u);
     EXPECT_EQ(log.lines[0], "net: sendmsg: network is unreachable");
+}
+
+// One trace for the socket and the data plane, to see what came first.
+struct Trace {
+    std::vector<std::string> events;
+};
+
+class TracingSocket final : public DatagramSender {
+  public:
+    explicit TracingSocket(Trace& t) : t_(t) {}
+    Status send(const Endpoint&, const Endpoint&, BytesView) override {
+        t_.events.push_back("send");
+        return Ok{};
+    }
+
+  private:
+    Trace& t_;
+};
+
+class TracingDataPlane final : public DataPlane {
+  public:
+    explicit TracingDataPlane(Trace& t) : t_(t) {}
+    void install(const ike::InstallChildSa& sa) override {
+        t_.events.push_back("+" + std::to_string(sa.child.spi_in));
+    }
+    void remove(const ike::RemoveChildSa& sa) override {
+        t_.events.push_back("-" + std::to_string(sa.spi_in));
+    }
+    void flush() override { t_.events.push_back("flush"); }
+    void esp_in_udp(const Endpoint&, const Endpoint&, BytesView) override {}
+    std::size_t installed() const override { return 0; }
+    DataPlaneStats stats() const override { return {}; }
+
+  private:
+    Trace& t_;
+};
+
+// Batched route changes: flushed once after a run of installs and removals,
+// before the datagram that follows them (the IKE_AUTH response must not
+// leave before the SA's route exists) and at the end; never without a
+// change to flush.
+TEST(Dispatch, DataPlaneFlushedBeforeDatagramsAndAtTheEnd) {
+    Trace t;
+    TracingSocket sock(t);
+    TracingDataPlane dp(t);
+    MemoryLogger log;
+    OutputDispatcher d(sock, dp, log);
+    auto install = [](std::uint32_t spi) {
+        ike::InstallChildSa in;
+        in.child.spi_in = spi;
+        return ike::Output{in};
+    };
+    auto remove = [](std::uint32_t spi) {
+        ike::RemoveChildSa rm;
+        rm.spi_in = spi;
+        return ike::Output{rm};
+    };
+    auto send = [] {
+        return ike::Output{
+            ike::SendDatagram{ep("198.51.100.1", 4500), ep("198.51.100.2", 4500), Bytes{1}}};
+    };
+
+    std::vector<ike::Output> outs;
+    outs.push_back(send());
+    outs.push_back(install(1));
+    outs.push_back(install(2));
+    outs.push_back(send());
+    outs.push_back(send());
+    outs.push_back(remove(1));
+    d.dispatch(std::move(outs));
+    EXPECT_EQ(t.events, (std::vector<std::string>{"send", "+1", "+2", "flush", "send", "send", "-1",
+                                                  "flush"}));
+
+    // Only datagrams and events: no flush.
+    t.events.clear();
+    outs.clear();
+    outs.push_back(send());
+    outs.push_back(ike::Output{ike::Event{ike::IkeMessageIdsAdvanced{}}});
+    d.dispatch(std::move(outs));
+    EXPECT_EQ(t.events, (std::vector<std::string>{"send"}));
+
+    // A takeover's burst of installs: one flush for all of them.
+    t.events.clear();
+    outs.clear();
+    for (std::uint32_t i = 0; i < 1000; ++i)
+        outs.push_back(install(i));
+    d.dispatch(std::move(outs));
+    ASSERT_EQ(t.events.size(), 1001u);
+    EXPECT_EQ(t.events.back(), "flush");
+    EXPECT_EQ(std::count(t.events.begin(), t.events.end(), "flush"), 1);
 }
 
 ike::ConnectionConfig conn(const char* name, const char* local, const char* remote, const char* lid,

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include <array>
+#include <cerrno>
 #include <cstdlib>
 #include <cstring>
 #include <mutex>
@@ -149,6 +150,9 @@ void run_pair(NsLab& lab, bool encap, std::uint64_t rekey_margin = 0, bool takeo
     }
     ASSERT_TRUE((*dpa)->install(ia).ok());
     ASSERT_TRUE((*dpb)->install(ib).ok());
+    // The routes to the remote selectors wait for the flush.
+    EXPECT_TRUE((*dpa)->flush_routes().empty());
+    EXPECT_TRUE((*dpb)->flush_routes().empty());
     if (takeover) {
         auto ca0 = (*dpa)->counters(0x1001);
         ASSERT_TRUE(ca0);
@@ -213,7 +217,9 @@ void run_pair(NsLab& lab, bool encap, std::uint64_t rekey_margin = 0, bool takeo
 
     // Removed: nothing crosses any more, and the route is gone.
     (*dpa)->remove({spis, 0x1001, 0x2002});
+    EXPECT_TRUE((*dpa)->flush_routes().empty());
     lab.enter(lab.a);
+    EXPECT_NE(sh("ip route show dev ikecA | grep -q 10.2.0.0/24"), 0);
     int fresh = udp_socket("10.1.0.1", 7003);
     ::sendto(fresh, msg, sizeof msg, 0, reinterpret_cast<sockaddr*>(&to), tl);
     timeval tv{0, 300000};
@@ -406,4 +412,98 @@ TEST_F(NsLab, TakenOverSaResumesReplicatedCountersInItsStripes) {
 
 TEST_F(NsLab, RekeyRequestedBeforeSequenceNumbersRunOut) {
     run_pair(*this, true, ~0ull);  // every SA is "near the end"
+}
+
+// Tunnel-mode routes: queued by install()/remove(), sent by flush_routes();
+// counted per prefix (two SAs share one route, the last one out removes
+// it); within one flush, the last change of a prefix wins.
+TEST_F(NsLab, RoutesAreSharedCountedAndFlushedInBatches) {
+    enter(a);
+    DataPlaneConfig c;
+    c.tun_name = "ikecA";
+    c.listen = {ip("198.51.100.1")};
+    c.raw_esp = false;
+    auto dp = DataPlane::start(c, [](const Endpoint&, const Endpoint&, Bytes) {});
+    ASSERT_TRUE(dp.ok()) << dp.error().what;
+    auto has = [](const char* prefix) {
+        return sh(std::string("ip route show dev ikecA | grep -q '^") + prefix + " '") == 0;
+    };
+    ike::IkeSpis spis{1, 2};
+    auto sa = [&](std::uint32_t spi, const char* remote) {
+        return ike::InstallChildSa{spis,
+                                   child(spi, spi + 1, "10.1.0.0/24", remote, 1, 2),
+                                   {ip("198.51.100.1"), 4500},
+                                   {ip("198.51.100.2"), 4500},
+                                   true};
+    };
+    auto rm = [&](std::uint32_t spi) { (*dp)->remove({spis, spi, spi + 1}); };
+
+    // Two SAs on one prefix, one on a range of several prefixes.
+    {
+        auto st = (*dp)->install(sa(0x1000, "10.9.0.0/24"));
+        ASSERT_TRUE(st.ok()) << st.error().what;
+    }
+    ASSERT_TRUE((*dp)->install(sa(0x2000, "10.9.0.0/24")).ok());
+    auto range = sa(0x3000, "10.7.0.1/32");
+    range.child.ts_remote[0].end = ip("10.7.0.6");  // a range, not a prefix: four routes
+    ASSERT_TRUE((*dp)->install(range).ok());
+    EXPECT_FALSE(has("10.9.0.0/24"));  // not before the flush
+    EXPECT_TRUE((*dp)->flush_routes().empty());
+    EXPECT_TRUE(has("10.9.0.0/24"));
+    for (const char* p : {"10.7.0.1", "10.7.0.2/31", "10.7.0.4/31", "10.7.0.6"})
+        EXPECT_TRUE(has(p)) << p;
+    EXPECT_TRUE((*dp)->flush_routes().empty());  // nothing queued: nothing sent
+
+    rm(0x1000);
+    EXPECT_TRUE((*dp)->flush_routes().empty());
+    EXPECT_TRUE(has("10.9.0.0/24"));  // 0x2000 still uses it
+    rm(0x2000);
+    rm(0x3000);
+    EXPECT_TRUE(has("10.9.0.0/24"));
+    EXPECT_TRUE((*dp)->flush_routes().empty());
+    EXPECT_FALSE(has("10.9.0.0/24"));
+    EXPECT_FALSE(has("10.7.0.1"));
+    EXPECT_FALSE(has("10.7.0.2/31"));
+
+    // Added and removed before a flush: ends absent, and the kernel is not
+    // asked to delete what it never had (that would be a failure).
+    ASSERT_TRUE((*dp)->install(sa(0x4000, "10.8.0.0/24")).ok());
+    rm(0x4000);
+    EXPECT_TRUE((*dp)->flush_routes().empty());
+    EXPECT_FALSE(has("10.8.0.0/24"));
+
+    // Removed and added again before a flush (make-before-break turned
+    // around): ends present.
+    ASSERT_TRUE((*dp)->install(sa(0x5000, "10.6.0.0/24")).ok());
+    EXPECT_TRUE((*dp)->flush_routes().empty());
+    rm(0x5000);
+    ASSERT_TRUE((*dp)->install(sa(0x6000, "10.6.0.0/24")).ok());
+    EXPECT_TRUE((*dp)->flush_routes().empty());
+    EXPECT_TRUE(has("10.6.0.0/24"));
+    // ... and a route someone else deleted meanwhile comes back.
+    ASSERT_EQ(sh("ip route del 10.6.0.0/24 dev ikecA"), 0);
+    rm(0x6000);
+    ASSERT_TRUE((*dp)->install(sa(0x7000, "10.6.0.0/24")).ok());
+    EXPECT_TRUE((*dp)->flush_routes().empty());
+    EXPECT_TRUE(has("10.6.0.0/24"));
+    // A delete the kernel refuses is reported with its prefix.
+    ASSERT_EQ(sh("ip route del 10.6.0.0/24 dev ikecA"), 0);
+    rm(0x7000);
+    auto failed = (*dp)->flush_routes();
+    ASSERT_EQ(failed.size(), 1u);
+    EXPECT_EQ(failed[0].prefix.to_string(), "10.6.0.0/24");
+    EXPECT_FALSE(failed[0].add);
+    EXPECT_EQ(failed[0].err, ESRCH);
+
+    // Many at once: 1,000 SAs with a /32 each, one flush.
+    for (std::uint32_t i = 0; i < 1000; ++i) {
+        std::string r = "10.5." + std::to_string(i / 250) + "." + std::to_string(i % 250 + 1);
+        ASSERT_TRUE((*dp)->install(sa(0x10000 + 2 * i, r.c_str())).ok());
+    }
+    EXPECT_TRUE((*dp)->flush_routes().empty());
+    EXPECT_EQ(sh("test $(ip route show dev ikecA | grep -c '^10\\.5\\.') = 1000"), 0);
+    for (std::uint32_t i = 0; i < 1000; ++i)
+        rm(0x10000 + 2 * i);
+    EXPECT_TRUE((*dp)->flush_routes().empty());
+    EXPECT_EQ(sh("test $(ip route show dev ikecA | grep -c '^10\\.5\\.') = 0"), 0);
 }

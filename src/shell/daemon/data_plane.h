@@ -44,6 +44,11 @@ class DataPlane {
     // RFC 6311 counter moves (ike::AdjustChildCounters); a data plane that
     // keeps no counters ignores them.
     virtual void adjust(const ike::AdjustChildCounters& /*a*/) {}
+    // Applies what install() and remove() may have left queued (the ESP
+    // data plane batches its route changes). The dispatcher calls it after a
+    // run of installs and removals, before the next datagram goes out and
+    // before returning to the event loop. Nothing queued: nothing to do.
+    virtual void flush() {}
 };
 
 // No forwarding: logs each command on the "dp" subsystem and counts SAs, so

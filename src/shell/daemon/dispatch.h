@@ -34,6 +34,8 @@ class OutputDispatcher {
 
     // In order: the engine emits an install before the datagram that lets
     // the peer use the SA, and keeping that order matters once ESP is real.
+    // The data plane is flushed (DataPlane::flush) after installs and
+    // removals, before the next datagram and before returning.
     void dispatch(std::vector<ike::Output> outputs);
     const DispatchStats& stats() const { return stats_; }
 

@@ -1,5 +1,7 @@
 #include "daemon/esp_data_plane.h"
 
+#include <cerrno>
+
 namespace ikecluster::daemon {
 
 EspDataPlane::EspDataPlane(Logger& log, const config::DaemonConfig& cfg) : log_(log) {
@@ -88,6 +90,27 @@ void EspDataPlane::remove(const ike::RemoveChildSa& sa) {
     dp_->remove(sa);
     ++stats_.removals;
     log_.debug(Subsystem::DP, "removed Child SA in={:08x} out={:08x}", sa.spi_in, sa.spi_out);
+}
+
+void EspDataPlane::flush() {
+    if (!dp_) return;
+    auto failed = dp_->flush_routes();
+    if (failed.empty()) return;
+    // A takeover may fail thousands at once (the TUN device went away):
+    // a few lines name the routes, one more counts the rest.
+    constexpr std::size_t kNamed = 8;
+    std::size_t named = 0;
+    for (const auto& f : failed) {
+        // Deleting a route someone else already removed is harmless.
+        if (!f.add && (f.err == ESRCH || f.err == ENOENT)) {
+            log_.debug(Subsystem::DP, "route to {} was already gone", f.prefix.to_string());
+            continue;
+        }
+        if (named++ < kNamed)
+            log_.error(Subsystem::DP, "cannot {} route to {} via {}: {}", f.add ? "add" : "delete",
+                       f.prefix.to_string(), dp_->tun_name(), f.what);
+    }
+    if (named > kNamed) log_.error(Subsystem::DP, "{} more route changes failed", named - kNamed);
 }
 
 void EspDataPlane::esp_in_udp(const Endpoint&, const Endpoint&, BytesView) {

@@ -34,6 +34,7 @@ class EspDataPlane final : public DataPlane {
     void install(const ike::InstallChildSa& sa) override;
     void adjust(const ike::AdjustChildCounters& a) override;
     void remove(const ike::RemoveChildSa& sa) override;
+    void flush() override;  // the queued routes, in batches; failures logged
     void esp_in_udp(const Endpoint& local, const Endpoint& remote, BytesView packet) override;
     std::size_t installed() const override { return stats_.installs - stats_.removals; }
     DataPlaneStats stats() const override { return stats_; }

@@ -57,6 +57,18 @@ struct InEntry {
     IpAddress local, remote;
 };
 
+// Route keys: hashing the address bytes and the length is much cheaper than
+// formatting "192.0.2.0/24" for every lookup.
+struct PrefixHash {
+    std::size_t operator()(const net::Prefix& p) const noexcept {
+        std::uint64_t h = 0xcbf29ce484222325ull;  // FNV-1a
+        for (std::uint8_t b : p.addr.bytes())
+            h = (h ^ b) * 0x100000001b3ull;
+        h = (h ^ p.len) * 0x100000001b3ull;
+        return std::size_t(h ^ (p.addr.is_v6() ? 0x9e3779b97f4a7c15ull : 0));
+    }
+};
+
 struct Sock {
     net::BatchSocket s;
     bool udp = false;
@@ -93,13 +105,27 @@ struct DataPlane::Impl {
 
     // Routes are shared by the SAs that cover a prefix (a rekey installs the
     // same selectors again); counted so the last one removes the route.
+    // Changes wait in `pending_routes` until flush_routes() sends them to the
+    // kernel in batches (one netlink round trip per route was a third of a
+    // 10,000-SA takeover). Per prefix, only the state it must end in goes
+    // out, so an add and a delete of one prefix in one flush end as the
+    // later of the two asked.
     std::mutex route_mu;
-    std::map<std::string, std::pair<net::Prefix, int>> routes;
+    std::unordered_map<net::Prefix, int, PrefixHash> routes;
+    struct PendingRoute {
+        bool present_before = false;  // in the kernel (as far as we know) before the first change
+        bool want = false;            // after the last change
+    };
+    std::unordered_map<net::Prefix, PendingRoute, PrefixHash> pending_routes;
+    std::vector<net::Prefix> pending_order;  // first-change order, so a flush is deterministic
     // Transport mode: host routes into the TUN device in cfg.transport_table,
     // by peer address (counted like `routes`), and whether each family's
     // rules are in place. `marked`: every data-plane socket carries
     // cfg.fwmark, without which transport mode would loop its own ESP.
-    std::map<std::string, std::pair<net::Prefix, int>> host_routes;
+    // These stay synchronous (not batched): a transport SA whose host route
+    // fails is refused at install(), and they are one per peer, not per
+    // selector.
+    std::unordered_map<net::Prefix, int, PrefixHash> host_routes;
     bool rules[2] = {false, false};
     bool marked = false;
 
@@ -131,6 +157,7 @@ struct DataPlane::Impl {
     Sock* raw_for(bool v6);
     void routes_add(const ike::TsList& remote);
     void routes_del(const ike::TsList& remote);
+    void queue_route(const net::Prefix& p, bool add);  // under route_mu
     Status transport_add(const IpAddress& local, const IpAddress& remote);
     void transport_del(const IpAddress& remote);
     std::array<net::Netlink::Rule, 2> rules_for(bool v6) const;
@@ -201,16 +228,23 @@ const std::string& DataPlane::tun_name() const {
 
 // ---- commands (IKE thread) ------------------------------------------------------------
 
+void DataPlane::Impl::queue_route(const net::Prefix& p, bool add) {
+    auto [it, fresh] = pending_routes.try_emplace(p);
+    if (fresh) {
+        // The count just went 0 -> 1 (add) or 1 -> 0 (delete), so the
+        // kernel had the route exactly when this is a delete.
+        it->second.present_before = !add;
+        pending_order.push_back(p);
+    }
+    it->second.want = add;
+}
+
 void DataPlane::Impl::routes_add(const ike::TsList& remote) {
     if (!cfg.manage_routes) return;
     std::lock_guard lock(route_mu);
     for (const ike::TrafficSelector& t : remote) {
         for (const net::Prefix& p : net::range_to_prefixes(t.start, t.end)) {
-            auto& slot = routes[p.to_string()];
-            if (slot.second++ == 0) {
-                slot.first = p;
-                (void)nl->add_route(p, tun.ifindex());
-            }
+            if (routes[p]++ == 0) queue_route(p, true);
         }
     }
 }
@@ -220,14 +254,46 @@ void DataPlane::Impl::routes_del(const ike::TsList& remote) {
     std::lock_guard lock(route_mu);
     for (const ike::TrafficSelector& t : remote) {
         for (const net::Prefix& p : net::range_to_prefixes(t.start, t.end)) {
-            auto it = routes.find(p.to_string());
+            auto it = routes.find(p);
             if (it == routes.end()) continue;
-            if (--it->second.second == 0) {
-                (void)nl->del_route(p, tun.ifindex());
+            if (--it->second == 0) {
                 routes.erase(it);
+                queue_route(p, false);
             }
         }
     }
+}
+
+std::vector<DataPlane::RouteFailure> DataPlane::flush_routes() {
+    std::vector<RouteFailure> failed;
+    // Held while the batches go out: a change queued meanwhile by another
+    // thread must not reach the kernel before this one.
+    std::lock_guard lock(impl_->route_mu);
+    if (impl_->pending_order.empty()) return failed;
+    std::vector<net::RouteRequest> reqs;
+    reqs.reserve(impl_->pending_order.size());
+    const int ifindex = impl_->tun.ifindex();
+    for (const net::Prefix& p : impl_->pending_order) {
+        const auto& pr = impl_->pending_routes.at(p);
+        // Added and deleted again before the kernel saw it: nothing to do.
+        if (!pr.want && !pr.present_before) continue;
+        net::RouteRequest r;
+        r.add = pr.want;
+        r.dst = p;
+        r.ifindex = ifindex;
+        reqs.push_back(r);
+    }
+    impl_->pending_routes.clear();
+    impl_->pending_order.clear();
+    if (reqs.empty()) return failed;
+    net::BatchResult res = impl_->nl->route_batch(reqs);
+    if (res.failed == 0) return failed;
+    for (std::size_t i = 0; i < reqs.size(); ++i) {
+        if (res.err[i] != 0)
+            failed.push_back(
+                RouteFailure{reqs[i].dst, reqs[i].add, res.err[i], res.status(i).error().what});
+    }
+    return failed;
 }
 
 std::array<net::Netlink::Rule, 2> DataPlane::Impl::rules_for(bool v6) const {
@@ -273,24 +339,23 @@ Status DataPlane::Impl::transport_add(const IpAddress& local, const IpAddress& r
         rules[v6] = true;
     }
     net::Prefix host{remote, std::uint8_t(v6 ? 128 : 32)};
-    auto& slot = host_routes[host.to_string()];
-    if (slot.second == 0) {
-        slot.first = host;
+    int& count = host_routes[host];
+    if (count == 0) {
         if (auto st = nl->add_route(host, tun.ifindex(), &local, cfg.transport_table); !st) {
-            host_routes.erase(host.to_string());
+            host_routes.erase(host);
             return Error{0, "transport mode route to " + host.to_string() + ": " + st.error().what};
         }
     }
-    ++slot.second;
+    ++count;
     return Ok{};
 }
 
 void DataPlane::Impl::transport_del(const IpAddress& remote) {
     std::lock_guard lock(route_mu);
     net::Prefix host{remote, std::uint8_t(remote.is_v6() ? 128 : 32)};
-    auto it = host_routes.find(host.to_string());
+    auto it = host_routes.find(host);
     if (it == host_routes.end()) return;
-    if (--it->second.second == 0) {
+    if (--it->second == 0) {
         (void)nl->del_route(host, tun.ifindex(), cfg.transport_table);
         host_routes.erase(it);
     }

@@ -21,10 +21,12 @@
 // The packet thread owns every SA object, the SPD and the sockets' receive
 // side; nothing on the fast path takes a lock or allocates. The IKE thread
 // talks to it through install()/remove(), which queue commands and wake the
-// thread (eventfd), and routes are set synchronously by the caller through
-// rtnetlink. IKE messages that arrive on the NAT-T port are handed back to
-// the IKE side through a callback; the IKE side sends on that port with
-// send_udp().
+// thread (eventfd). Tunnel-mode routes are queued by install()/remove() and
+// reach the kernel when the caller runs flush_routes(), many to a netlink
+// send (a takeover of 10,000 SAs is a few sends, not 10,000 round trips);
+// transport mode's host routes are set synchronously through rtnetlink. IKE messages that arrive on
+// the NAT-T port are handed back to the IKE side through a callback; the IKE side sends on that
+// port with send_udp().
 #pragma once
 
 #include <atomic>
@@ -41,6 +43,7 @@
 #include "base/result.h"
 #include "esp/esp_sa.h"
 #include "ike/engine.h"
+#include "net/prefixes.h"
 
 namespace ikecluster::dp {
 
@@ -121,12 +124,26 @@ class DataPlane {
     ~DataPlane();
 
     // Thread-safe. Errors from building the SA objects (unsupported suite,
-    // bad keys, unusable stripes) or from route setup are returned; the SA
-    // is then not used. An SA taken over from another member starts at its
-    // replicated counters (InstallChildSa::out_next_seq, moved on to this
-    // member's stripe, and in_highest for the replay window).
+    // bad keys, unusable stripes) or from transport mode's route setup are
+    // returned; the SA is then not used. Tunnel-mode routes to the remote
+    // selectors are only queued: see flush_routes(). An SA taken over from another member starts at
+    // its replicated counters (InstallChildSa::out_next_seq, moved on to this member's stripe, and
+    // in_highest for the replay window).
     Status install(const ike::InstallChildSa& c);
     void remove(const ike::RemoveChildSa& r);
+    // Sends the route changes install() and remove() queued, in batches, and
+    // returns those the kernel refused. Until then a new SA's traffic from
+    // the local stack is not routed into the TUN device yet, and a removed
+    // SA's still is (and dropped: no policy). Per prefix the last change
+    // wins: added then deleted ends absent, deleted then added present.
+    // Thread-safe; call it once a burst of installs and removals is done.
+    struct RouteFailure {
+        net::Prefix prefix;
+        bool add = true;  // false: a delete
+        int err = 0;      // errno
+        std::string what;
+    };
+    std::vector<RouteFailure> flush_routes();
     // RFC 6311 moves counters of an installed SA (ike::AdjustChildCounters:
     // the outbound number jumps forward, the inbound window's floor rises).
     // Thread-safe; unknown SPIs are ignored.

@@ -2,9 +2,12 @@
 
 #include <libmnl/libmnl.h>
 #include <linux/fib_rules.h>
+#include <linux/netlink.h>
 #include <linux/rtnetlink.h>
 #include <net/if.h>
+#include <sys/socket.h>
 
+#include <array>
 #include <cerrno>
 #include <cstring>
 #include <vector>
@@ -52,7 +55,29 @@ Result<Netlink> Netlink::open() {
         mnl_socket_close(s);
         return sys_error("netlink bind", e);
     }
+    const int fd = mnl_socket_get_fd(s);
+    // NETLINK_CAP_ACK (Linux 4.3+): an error ACK carries the header of the
+    // request but not all of it, so a batch's error ACKs stay small. Older
+    // kernels copy the whole request back; the batch still works.
+    int one = 1;
+    (void)setsockopt(fd, SOL_NETLINK, NETLINK_CAP_ACK, &one, sizeof one);
+    // Each ACK is a datagram of its own and is charged to the receive
+    // buffer at its skb size (well over its 36 bytes, about 1 KiB); a batch
+    // of kBatchMessages must not overflow the default 208 KiB. FORCE needs
+    // CAP_NET_ADMIN (which route changes need anyway); plain SO_RCVBUF is
+    // capped at net.core.rmem_max.
+    int rcv = 1 << 20;
+    if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &rcv, sizeof rcv) != 0)
+        (void)setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcv, sizeof rcv);
     return Netlink(s);
+}
+
+Status Netlink::set_receive_buffer(int bytes) {
+    const int fd = mnl_socket_get_fd(sock_);
+    if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &bytes, sizeof bytes) != 0 &&
+        setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &bytes, sizeof bytes) != 0)
+        return sys_error("netlink SO_RCVBUF", errno);
+    return Ok{};
 }
 
 Result<int> Netlink::ifindex(const std::string& name) {
@@ -150,6 +175,143 @@ Status Netlink::del_route(const Prefix& dst, int ifindex, std::uint32_t table,
     nlh->nlmsg_flags = NLM_F_REQUEST;
     put_route(nlh, dst, ifindex, nullptr, table, metric);
     return request(nlh);
+}
+
+Status BatchResult::status(std::size_t i) const {
+    if (i >= err.size()) return Error{0, "netlink batch: no such request"};
+    if (err[i] == 0) return Ok{};
+    if (err[i] == nlbatch::kPending) return Error{0, "netlink: no answer from the kernel"};
+    return sys_error("netlink", err[i]);
+}
+
+namespace nlbatch {
+
+void put_route_request(std::vector<std::uint8_t>& buf, const RouteRequest& r, std::uint32_t seq) {
+    // Room for the largest route message (about 100 bytes: header, rtmsg,
+    // two 16-byte addresses and three u32 attributes), trimmed below.
+    constexpr std::size_t kRoom = 256;
+    const std::size_t at = buf.size();
+    buf.resize(at + kRoom);
+    nlmsghdr* nlh = mnl_nlmsg_put_header(buf.data() + at);
+    nlh->nlmsg_type = r.add ? RTM_NEWROUTE : RTM_DELROUTE;
+    nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK;
+    if (r.add) nlh->nlmsg_flags |= NLM_F_CREATE | NLM_F_REPLACE;
+    nlh->nlmsg_seq = seq;
+    put_route(nlh, r.dst, r.ifindex, r.add && r.src ? &*r.src : nullptr, r.table, r.metric);
+    // mnl keeps nlmsg_len aligned, so the next message starts right here.
+    buf.resize(at + nlh->nlmsg_len);
+}
+
+std::size_t match_acks(std::span<const std::uint8_t> d, std::uint32_t portid,
+                       std::uint32_t first_seq, std::span<int> errs) {
+    std::size_t set = 0, off = 0;
+    while (d.size() - off >= sizeof(nlmsghdr)) {
+        nlmsghdr h;
+        std::memcpy(&h, d.data() + off, sizeof h);
+        if (h.nlmsg_len < sizeof h || h.nlmsg_len > d.size() - off) break;
+        // The kernel answers NLM_F_ACK with NLMSG_ERROR: error 0 is the
+        // acknowledgment, a negative errno the failure.
+        const bool ours = h.nlmsg_pid == 0 || portid == 0 || h.nlmsg_pid == portid;
+        if (h.nlmsg_type == NLMSG_ERROR && ours && h.nlmsg_len >= sizeof h + sizeof(std::int32_t)) {
+            std::int32_t e;
+            std::memcpy(&e, d.data() + off + sizeof h, sizeof e);
+            const std::uint32_t idx = h.nlmsg_seq - first_seq;  // wraps like the numbers do
+            if (idx < errs.size() && errs[idx] == kPending) {
+                errs[idx] = e == 0 ? 0 : (e < 0 && e > -4096 ? -e : EPROTO);
+                ++set;
+            }
+        }
+        const std::size_t step = NLMSG_ALIGN(h.nlmsg_len);
+        if (step > d.size() - off) break;
+        off += step;
+    }
+    return set;
+}
+
+}  // namespace nlbatch
+
+BatchResult Netlink::route_batch(std::span<const RouteRequest> reqs) {
+    BatchResult res;
+    res.err.assign(reqs.size(), nlbatch::kPending);
+    std::vector<std::uint8_t> wire;
+    wire.reserve(kBatchBytes + 256);
+    for (std::size_t i = 0; i < reqs.size();) {
+        wire.clear();
+        const std::uint32_t first = seq_;
+        std::size_t j = i;
+        while (j < reqs.size() && j - i < kBatchMessages && wire.size() < kBatchBytes)
+            nlbatch::put_route_request(wire, reqs[j++], seq_++);
+        send_batch(reqs.subspan(i, j - i), wire, first, std::span<int>(res.err).subspan(i, j - i));
+        i = j;
+    }
+    for (int e : res.err)
+        res.failed += e != 0;
+    last_errno_ = 0;
+    return res;
+}
+
+// One send of many requests, then their ACKs. The kernel handles the
+// messages of one send in order, in the sender's context, and queues an
+// ACK for each to this socket.
+void Netlink::send_batch(std::span<const RouteRequest> reqs, std::span<const std::uint8_t> wire,
+                         std::uint32_t first_seq, std::span<int> errs) {
+    if (mnl_socket_sendto(sock_, wire.data(), wire.size()) < 0) {
+        const int e = errno;
+        for (int& x : errs)
+            x = e;
+        return;
+    }
+    const int fd = mnl_socket_get_fd(sock_);
+    constexpr std::size_t kVlen = 64, kSlot = 512;  // an ACK is 36 bytes (more without CAP_ACK)
+    std::vector<std::uint8_t> rx(kVlen * kSlot);
+    std::array<iovec, kVlen> iov;
+    std::array<mmsghdr, kVlen> msgs;
+    std::size_t outstanding = errs.size();
+    bool overrun = false;
+    while (outstanding > 0) {
+        for (std::size_t k = 0; k < kVlen; ++k) {
+            iov[k] = {rx.data() + k * kSlot, kSlot};
+            msgs[k] = {};
+            msgs[k].msg_hdr.msg_iov = &iov[k];
+            msgs[k].msg_hdr.msg_iovlen = 1;
+        }
+        // Blocks for the first ACK only; after an overrun, nothing more is
+        // coming for the lost ones, so take what is queued and stop.
+        const int flags = MSG_WAITFORONE | (overrun ? MSG_DONTWAIT : 0);
+        const int n = recvmmsg(fd, msgs.data(), kVlen, flags, nullptr);
+        if (n < 0) {
+            if (errno == EINTR) continue;
+            if (errno == ENOBUFS) {
+                overrun = true;
+                continue;
+            }
+            if (errno != EAGAIN && errno != EWOULDBLOCK) {
+                const int e = errno;
+                for (int& x : errs) {
+                    if (x == nlbatch::kPending) x = e;
+                }
+                return;
+            }
+            break;  // drained after an overrun
+        }
+        for (int k = 0; k < n; ++k) {
+            const std::size_t len = std::min<std::size_t>(msgs[k].msg_len, kSlot);
+            outstanding -= nlbatch::match_acks(
+                std::span<const std::uint8_t>(rx.data() + std::size_t(k) * kSlot, len), portid_,
+                first_seq, errs);
+        }
+    }
+    // ACKs the overrun dropped: those requests again, one by one. The
+    // kernel did carry them out, so an add simply replaces its route, and a
+    // delete that now finds nothing (ESRCH) has done what it was asked.
+    for (std::size_t k = 0; k < errs.size(); ++k) {
+        if (errs[k] != nlbatch::kPending) continue;
+        std::vector<std::uint8_t> one;
+        nlbatch::put_route_request(one, reqs[k], 0);
+        const bool ok = request(one.data()).ok();
+        const bool gone = !reqs[k].add && (last_errno_ == ESRCH || last_errno_ == ENOENT);
+        errs[k] = ok || gone ? 0 : (last_errno_ ? last_errno_ : EPROTO);
+    }
 }
 
 Status Netlink::add_address(int ifindex, const Prefix& a, std::uint32_t flags) {
