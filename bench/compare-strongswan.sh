@@ -55,6 +55,6 @@ echo
 echo "==== summary (full output in $logdir)"
 [ -f "$logdir/handshake.log" ] && grep -E "ratio ikeclusterd|bytes/SA|crypto-only" "$logdir/handshake.log"
 [ -f "$logdir/failover.log" ] && grep -E "^  (ikecluster hot standby|keepalived)" "$logdir/failover.log"
-[ -f "$logdir/throughput.log" ] && grep -iE "ratio|Mbit" "$logdir/throughput.log" | tail -4
-[ -f "$logdir/cluster.log" ] && grep -iE "takeover|per .*SA|records/s|creations" "$logdir/cluster.log" | head -8
+[ -f "$logdir/throughput.log" ] && grep -E "Mbit/s|warning" "$logdir/throughput.log" | tail -4
+[ -f "$logdir/cluster.log" ] && sed -n '/^Summary/,$p' "$logdir/cluster.log"
 exit $rc

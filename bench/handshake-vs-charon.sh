@@ -172,14 +172,20 @@ run() {
     d1=$(udp_drops)
     c1=$(cpu "$RESP_PID")
     t1=$(cpu_top "$RESP_PID")
+    # How long the responder takes to exit on SIGTERM with every SA up
+    # (lab_stop_pid sends SIGKILL after 5 s: a figure of 5 means it did).
+    local s0 s1
+    s0=$(date +%s.%N)
     stop_all
+    s1=$(date +%s.%N)
     [ -n "$out" ] || out='{"established": 0, "sas_per_s": 0, "failed": -1}'
     echo "$out" | jq -c --arg who "$who" --argjson n "$n" --argjson b "${before:-0}" \
         --argjson a "${after:-0}" --argjson h "${h:-0}" \
         --argjson rcpu "$(awk -v a="${c0:-0}" -v b="${c1:-0}" 'BEGIN { print b - a }')" \
         --argjson tcpu "$(awk -v a="${t0:-0}" -v b="${t1:-0}" 'BEGIN { print b - a }')" \
         --argjson drops "$(( ${d1:-0} - ${d0:-0} ))" \
-        '. + {who: $who, n: $n, rss_before: $b, rss_after: $a, held: $h, responder_udp_drops: $drops, responder_cpu_s: $rcpu, responder_busiest_thread_cpu_s: $tcpu,
+        --argjson stop "$(awk -v a="$s0" -v b="$s1" 'BEGIN { printf "%.2f", b - a - 0.5 }')" \
+        '. + {who: $who, stop_s: $stop, n: $n, rss_before: $b, rss_after: $a, held: $h, responder_udp_drops: $drops, responder_cpu_s: $rcpu, responder_busiest_thread_cpu_s: $tcpu,
               responder_cpu_us_per_sa: (if .established > 0 then ($rcpu * 1e6 / .established | round) else 0 end),
               bytes_per_sa: (if $h > 0 then (($a - $b) / $h | floor) else 0 end)}'
 }
@@ -226,5 +232,5 @@ jq -rs --argjson cns "$crypto_ns" --argjson eus "$engine_us" --argjson n "$count
   "  crypto-only ceiling (BM_HandshakeCryptoOneSide, one core): \(f($ceil)) /s; ikeclusterd reaches \((($o.sas_per_s / $ceil) * 100 | round) / 100) of it",
   "  in-process engine, responder half (2 / BM_EngineHandshake): \(f($eng)) /s; ikeclusterd reaches \((($o.sas_per_s / $eng) * 100 | round) / 100) of it",
   "memory, VmRSS after - before, per SA held:",
-  (.[] | "  \(.who | if . == "ours" then "ikeclusterd" else "charon     " end) \(.n) SAs: \(.held) held, \(.rss_before) -> \(.rss_after) bytes = \(.bytes_per_sa) bytes/SA")
+  (.[] | "  \(.who | if . == "ours" then "ikeclusterd" else "charon     " end) \(.n) SAs: \(.held) held, \(.rss_before) -> \(.rss_after) bytes = \(.bytes_per_sa) bytes/SA; exit after SIGTERM \(.stop_s) s\(if .stop_s >= 4.9 then " (killed at 5 s)" else "" end)")
 ' "$LAB/results.jsonl"

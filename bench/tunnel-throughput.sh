@@ -132,7 +132,13 @@ charon_start sa "$NS_a"
 sw sa --load-all --file "$LAB/sa/swanctl/swanctl.conf" >/dev/null 2>&1
 start_ikec "$NS_b" "$LAB/ib"
 sw sa --initiate --child net --timeout 20 >/dev/null 2>&1
-ping_ok || echo "warning: no ping through the mixed tunnel"
+if ! ping_ok; then
+    # Seen once (2026-12-04, right after the failover benchmark), not reproduced
+    # since: leave what is needed to tell why.
+    echo "warning: no ping through the mixed tunnel; the last lines of both logs:"
+    tail -15 "$LAB/ib/log" "$LAB/sa/charon.log" "$LAB/sa/stdout" 2>/dev/null | sed 's/^/    /'
+    sw sa --list-sas 2>&1 | sed 's/^/    /' | head -20
+fi
 mixed_mbps=$(measure)
 stop_all
 
