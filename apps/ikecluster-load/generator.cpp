@@ -268,9 +268,10 @@ void Generator::on_esp(Time now, std::size_t e, BytesView data) {
         // each came back. Only a reply that ends a silence of at least a
         // bucket says so: a gateway killed just after the mark may still
         // answer a probe or two sent after it (bench/failover-at-scale.sh
-        // marks, then kills), and sweeping from then on would add the sweep
-        // rate to the whole outage. An outage shorter than a bucket does not
-        // show on the timeline either; the round's probes time it.
+        // kills first, then marks, but a caller may not), and sweeping from
+        // then on would add the sweep rate to the whole outage. An outage
+        // shorter than a bucket does not show on the timeline either; the
+        // round's probes time it.
         if (opt_.sweep_rate > 0 && !sweep_started_ && rep->sent >= mark_ &&
             now - last_reply_any_ >= opt_.bucket)
             start_sweep(now);
