@@ -352,9 +352,11 @@ run() {  # SYSTEM N
     rc=$?
     local standby_cpu=""
     stop_all
-    # steady state for comparison: probes and replies in the 2 s before the kill
+    # steady state for comparison: probes and replies in the 2 s before the
+    # kill, in buckets that end before it (the one the kill cuts in two
+    # would count the first lost probes as steady-state loss)
     local base
-    base=$(awk -F, 'NR > 1 && $1 >= -2000 && $1 < 0 { p += $4; r += $3 } END { printf "{\"probes\": %d, \"replies\": %d}", p, r }' "$OUT/$tag.csv")
+    base=$(awk -F, 'NR > 1 && $1 >= -2050 && $1 + 50 <= 0 { p += $4; r += $3 } END { printf "{\"probes\": %d, \"replies\": %d}", p, r }' "$OUT/$tag.csv")
     # Aggregate view at bucket resolution (finer than one probe interval):
     # the end of the last bucket after the kill in which fewer replies came
     # back than 90 % of the steady-state ratio predicts for the probes sent
@@ -362,7 +364,7 @@ run() {  # SYSTEM N
     local agg
     agg=$(awk -F, -v b="$(awk 'BEGIN { print 50 }')" '
         NR > 1 { t[NR] = $1; r[NR] = $3; p[NR] = $4; n = NR }
-        NR > 1 && $1 >= -2000 && $1 < 0 { bp += $4; br += $3 }
+        NR > 1 && $1 >= -2050 && $1 + b <= 0 { bp += $4; br += $3 }
         END { q = bp > 0 ? br / bp : 1; last = 0
               for (i = 2; i <= n - 2; i++) if (t[i] >= 0 && r[i] < 0.9 * q * p[i]) last = t[i] + b
               printf "%.1f", last }' "$OUT/$tag.csv")
