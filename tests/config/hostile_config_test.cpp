@@ -45,6 +45,29 @@ TEST(HostileConfig, AQuoteInsideABareValueOpensNoString) {
               "bad.toml:1:7: a non-ASCII character outside a string or comment");
 }
 
+// fuzz_config crash-b902d331 (CI, 2026-12-04): "250rtY='4" + U+02DE. An '='
+// ends a bare key but not a bare value: toml++ read on through the quote
+// and checked U+02DE for whitespace.
+TEST(HostileConfig, AnEqualsSignInsideABareValueOpensNoString) {
+    const std::string crash(
+        "\x00priority = 250rtY='4\xcb\x9ertbec nt t\"[ 2s\x7f\x00\x00\x00"
+        "0\n",
+        44);
+    EXPECT_EQ(error_of(crash), "bad.toml:1:22: a non-ASCII character outside a string or comment");
+    EXPECT_EQ(error_of("a = 1x='\xc3\xa9'\n"),
+              "bad.toml:1:9: a non-ASCII character outside a string or comment");
+    // In an inline table, a key follows the comma again; in an array, a value.
+    EXPECT_EQ(error_of("a = { b = 1, c = x='\xc3\xa9' }\n"),
+              "bad.toml:1:21: a non-ASCII character outside a string or comment");
+    EXPECT_EQ(error_of("a = [1,\n x='\xc3\xa9']\n"),
+              "bad.toml:2:5: a non-ASCII character outside a string or comment");
+    // Where '=' ends a key, the string after it is one.
+    EXPECT_EQ(error_of("a='\xc3\xa9'\n").find("non-ASCII"), std::string::npos);
+    EXPECT_EQ(error_of("a = {b=1,c='\xc3\xa9'}\n").find("non-ASCII"), std::string::npos);
+    EXPECT_EQ(error_of("[t]\nk='\xc3\xa9'\n").find("non-ASCII"), std::string::npos);
+    EXPECT_EQ(error_of("[[t]]\nk='\xc3\xa9'\n").find("non-ASCII"), std::string::npos);
+}
+
 TEST(HostileConfig, NonAsciiAfterAMultiLineStringBackslashIsAnError) {
     EXPECT_EQ(error_of("a = \"\"\"x\\\n   \xc3\xa9\"\"\"\n"),
               "bad.toml:2:4: a non-ASCII character after a backslash in a multi-line string");

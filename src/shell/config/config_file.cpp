@@ -10,6 +10,7 @@
 #include <optional>
 #include <set>
 #include <sstream>
+#include <vector>
 
 namespace ikecluster::config {
 namespace {
@@ -801,12 +802,18 @@ std::optional<std::string> unsafe_for_toml_parser(std::string_view t) {
     // to whitespace or a terminator, and toml++ reads quotes and brackets in
     // it as part of it ("0[\"18..." is one bad value, no array, no string).
     bool bare = false;
+    // Whether a token here would be a key (an '=' ends a bare key) or a
+    // value (toml++ reads on through an '=' in a bare value: "250x='4..."
+    // is one bad value, no string after it). Arrays and inline tables nest.
+    std::vector<char> nest;
+    bool key_ctx = true;
     for (; i < t.size(); ++i) {
         const char c = t[i];
         if (c == '\n') {
             ++line;
             line_start = i + 1;
             bare = false;
+            key_ctx = nest.empty() || nest.back() == '{';
             if (in == In::COMMENT || in == In::BASIC || in == In::LITERAL) in = In::CODE;
             continue;
         }
@@ -819,10 +826,20 @@ std::optional<std::string> unsafe_for_toml_parser(std::string_view t) {
                 if (c == '#') {
                     in = In::COMMENT;
                     bare = false;
+                } else if (c == '=' && bare && !key_ctx) {
+                    // part of a malformed bare value
                 } else if (std::string_view(" \t\r,]}=").find(c) != std::string_view::npos) {
                     bare = false;
+                    if (c == '=') key_ctx = false;
+                    if ((c == ']' || c == '}') && !nest.empty()) nest.pop_back();
+                    if (c == ',') key_ctx = !nest.empty() && nest.back() == '{';
                 } else if (c == '[' || c == '{') {
-                    // an array or table opens, or (inside a bare token) nothing
+                    // An array, inline table or table header opens, or
+                    // (inside a bare token) nothing.
+                    if (!bare) {
+                        key_ctx = c == '{' || (nest.empty() && i == line_start);
+                        nest.push_back(c);
+                    }
                 } else if (!token_start) {
                     bare = true;  // a quote inside a bare token: not a string
                 } else if (starts(i, "\"\"\"")) {
