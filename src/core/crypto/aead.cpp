@@ -44,8 +44,7 @@ int int_len(std::size_t n) {
 struct Aead::Impl {
     const EVP_CIPHER* cipher = nullptr;  // cached_cipher(): shared, never freed
     Contexts contexts = Contexts::KEPT;
-    std::uint8_t key[32] = {};
-    std::size_t key_len = 0;
+    std::uint8_t key[32] = {};  // the cipher knows its length
     std::uint8_t salt[kSaltSize] = {};
     detail::CipherCtxPtr enc;  // KEPT only, once used
     detail::CipherCtxPtr dec;
@@ -96,10 +95,10 @@ Result<std::unique_ptr<Aead>> Aead::create(EncrId encr, std::uint16_t key_bits,
     auto impl = std::make_unique<Impl>();
     impl->cipher = cached_cipher(name);
     impl->contexts = contexts;
-    impl->key_len = want - kSaltSize;
-    if (impl->key_len > sizeof impl->key) fatal("AEAD key longer than 256 bits");
-    std::memcpy(impl->key, key_material.data(), impl->key_len);
-    std::memcpy(impl->salt, key_material.data() + impl->key_len, kSaltSize);
+    const std::size_t key_len = want - kSaltSize;
+    if (key_len > sizeof impl->key) fatal("AEAD key longer than 256 bits");
+    std::memcpy(impl->key, key_material.data(), key_len);
+    std::memcpy(impl->salt, key_material.data() + key_len, kSaltSize);
     // Both ciphers default to a 12-octet nonce, which is what we use.
     if (EVP_CIPHER_get_iv_length(impl->cipher) != 12) fatal("AEAD nonce length");
     return std::unique_ptr<Aead>(new Aead(encr, std::move(impl)));

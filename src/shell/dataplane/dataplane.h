@@ -24,9 +24,9 @@
 // thread (eventfd). Tunnel-mode routes are queued by install()/remove() and
 // reach the kernel when the caller runs flush_routes(), many to a netlink
 // send (a takeover of 10,000 SAs is a few sends, not 10,000 round trips);
-// transport mode's host routes are set synchronously through rtnetlink. IKE messages that arrive on
-// the NAT-T port are handed back to the IKE side through a callback; the IKE side sends on that
-// port with send_udp().
+// transport mode's host routes are set synchronously through rtnetlink.
+// IKE messages that arrive on the NAT-T port are handed back to the IKE
+// side through a callback; the IKE side sends on that port with send_udp().
 #pragma once
 
 #include <atomic>
@@ -126,8 +126,9 @@ class DataPlane {
     // Thread-safe. Errors from building the SA objects (unsupported suite,
     // bad keys, unusable stripes) or from transport mode's route setup are
     // returned; the SA is then not used. Tunnel-mode routes to the remote
-    // selectors are only queued: see flush_routes(). An SA taken over from another member starts at
-    // its replicated counters (InstallChildSa::out_next_seq, moved on to this member's stripe, and
+    // selectors are only queued: see flush_routes(). An SA taken over from
+    // another member starts at its replicated counters
+    // (InstallChildSa::out_next_seq, moved on to this member's stripe, and
     // in_highest for the replay window).
     Status install(const ike::InstallChildSa& c);
     void remove(const ike::RemoveChildSa& r);

@@ -61,18 +61,17 @@ Result<Netlink> Netlink::open() {
     // kernels copy the whole request back; the batch still works.
     int one = 1;
     (void)setsockopt(fd, SOL_NETLINK, NETLINK_CAP_ACK, &one, sizeof one);
+    Netlink nl(s);
     // Each ACK is a datagram of its own and is charged to the receive
     // buffer at its skb size (well over its 36 bytes, about 1 KiB); a batch
-    // of kBatchMessages must not overflow the default 208 KiB. FORCE needs
-    // CAP_NET_ADMIN (which route changes need anyway); plain SO_RCVBUF is
-    // capped at net.core.rmem_max.
-    int rcv = 1 << 20;
-    if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &rcv, sizeof rcv) != 0)
-        (void)setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcv, sizeof rcv);
-    return Netlink(s);
+    // of kBatchMessages must not overflow the default 208 KiB.
+    (void)nl.set_receive_buffer(1 << 20);
+    return nl;
 }
 
 Status Netlink::set_receive_buffer(int bytes) {
+    // FORCE needs CAP_NET_ADMIN (which route changes need anyway); plain
+    // SO_RCVBUF is capped at net.core.rmem_max.
     const int fd = mnl_socket_get_fd(sock_);
     if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &bytes, sizeof bytes) != 0 &&
         setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &bytes, sizeof bytes) != 0)
