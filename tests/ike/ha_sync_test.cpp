@@ -67,6 +67,16 @@ void fail_over(Pair& p, Sides& s, Member& m, const IkeSaState& st, bool await) {
     s.cluster() = std::move(b);
 }
 
+// After a sync the member expects P2 - 1 or P2 from the peer (it cannot
+// tell whether P2 counted a request still outstanding); the peer's next
+// request settles it, and only then do both views agree on message IDs.
+void peer_speaks_once(Pair& p, Sides& s, const IkeSpis& spis) {
+    const std::uint64_t rt = s.peer().stats().retransmits_sent;
+    ASSERT_TRUE(s.peer().check_liveness(p.now, spis).ok());
+    p.run();
+    EXPECT_EQ(s.peer().stats().retransmits_sent, rt);
+}
+
 }  // namespace
 
 class PeerSync : public ::testing::TestWithParam<bool> {};
@@ -155,6 +165,60 @@ TEST_P(PeerSync, APeerRequestLostWithTheFailedMemberIsSentAgainAfterTheSync) {
     EXPECT_EQ(s.cluster_sa().children.size(), 1u);
 }
 
+// strongSwan 5.9 as the peer: its request went to the failed member and
+// was lost. Answering the sync, it requeues that request and leaves it out
+// of P2, then sends it again as a new request with ID P2; and its IKE IVs
+// come from the message ID, so it refuses to encrypt a second request
+// under an ID it already used (the IKE SA then hangs). P1 must therefore
+// be past that ID, so that P2 is too.
+TEST_P(PeerSync, APeerThatForgetsItsLostRequestIsMovedPastItsId) {
+    Pair p;
+    Sides s{p, GetParam()};
+    const bool cluster_init = !GetParam();
+    IkeSpis spis = p.establish();
+    const IkeSaState st = *s.cluster()->find(spis);
+    const std::uint32_t lost_id = st.msgids.next_request_in;
+    p.pass = [](const SendDatagram&, bool, int) { return false; };
+    ASSERT_TRUE(s.peer().check_liveness(p.now, spis).ok());
+    p.run();
+    p.pass = [](const SendDatagram&, bool, int) { return true; };
+    Member m;
+    fail_over(p, s, m, st, true);
+    ASSERT_TRUE(s.cluster()->sync_with_peer(p.now, spis, PeerSyncRequest{}).ok());
+    auto sync = Pair::of<SendDatagram>(s.cluster()->take_outputs());
+    ASSERT_EQ(sync.size(), 1u);
+    auto inner = open_as(s.peer_sa(), cluster_init, sync[0].data);
+    ASSERT_TRUE(inner.ok());
+    std::optional<wire::MessageIdSync> req;
+    for (const wire::Payload& pl : *inner) {
+        const auto* n = pl.as<wire::NotifyPayload>();
+        if (n && n->notify_type() == wire::NotifyType::IKEV2_MESSAGE_ID_SYNC)
+            if (auto v = wire::parse_message_id_sync(*n)) req = *v;
+    }
+    ASSERT_TRUE(req.has_value());
+    EXPECT_GT(req->expected_recv_req, lost_id);  // P1
+    // strongSwan's answer: P2 = max(P1, its next ID), the lost one not counted.
+    const std::uint32_t p2 = std::max(req->expected_recv_req, lost_id);
+    const std::uint32_t m2 = std::max(req->expected_send_req, s.peer_sa().msgids.next_request_in);
+    const bool peer_init = !cluster_init;
+    s.cluster()->receive(p.now, sync[0].local, sync[0].remote,
+                         seal_as(s.peer_sa(), peer_init, ExchangeType::INFORMATIONAL, 0,
+                                 {wire::notify_message_id_sync({req->nonce, p2, m2})}, true));
+    ASSERT_EQ(s.cluster()->stats().peer_syncs_completed, 1u);
+    (void)s.cluster()->take_outputs();
+    // Its next request, under a fresh ID, is answered.
+    ASSERT_NE(p2, lost_id);
+    s.cluster()->receive(p.now, sync[0].local, sync[0].remote,
+                         seal_as(s.peer_sa(), peer_init, ExchangeType::INFORMATIONAL, p2, {}));
+    auto answer = Pair::of<SendDatagram>(s.cluster()->take_outputs());
+    ASSERT_EQ(answer.size(), 1u);
+    auto hdr = wire::decode_message(answer[0].data);
+    ASSERT_TRUE(hdr.ok());
+    EXPECT_TRUE(hdr->header.is_response());
+    EXPECT_EQ(hdr->header.message_id, p2);
+    EXPECT_EQ(s.cluster()->find(spis)->msgids.next_request_in, p2 + 1);
+}
+
 TEST_P(PeerSync, ARequestAheadOfTheStaleStateIsAcceptedWhileResyncing) {
     Pair p;
     Sides s{p, GetParam()};
@@ -169,6 +233,7 @@ TEST_P(PeerSync, ARequestAheadOfTheStaleStateIsAcceptedWhileResyncing) {
     EXPECT_EQ(s.peer().stats().retransmits_sent, 0u);
     ASSERT_TRUE(s.cluster()->sync_with_peer(p.now, spis, PeerSyncRequest{}).ok());
     p.run();
+    peer_speaks_once(p, s, spis);
     expect_consistent(p.sa_i(), p.sa_r());
 }
 
@@ -219,6 +284,7 @@ TEST_P(PeerSync, PeerAnswersARetransmittedSyncOnceAndDropsStaleOnes) {
     EXPECT_EQ(s.cluster()->stats().peer_syncs_completed, 0u);
     s.cluster()->receive(p.now, first[0].remote, first[0].local, first[0].data);
     EXPECT_EQ(s.cluster()->stats().peer_syncs_completed, 1u);
+    peer_speaks_once(p, s, spis);
     expect_consistent(*s.cluster()->find(spis), *peer.find(spis));
 }
 
@@ -283,6 +349,7 @@ TEST_P(PeerSync, ReplayCounterSyncMovesThePeersCountersAndOurFloors) {
     EXPECT_EQ(floor[0].spi_in, ch.spi_in);
     EXPECT_EQ(floor[0].in_floor, 1200u + (1u << 20));
     EXPECT_EQ(floor[0].out_advance, 0u);
+    peer_speaks_once(p, s, spis);
     expect_consistent(p.sa_i(), p.sa_r());
 }
 

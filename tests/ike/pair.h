@@ -216,6 +216,26 @@ inline Bytes seal_as(const IkeSaState& st, bool as_initiator, ExchangeType ex, s
     return out;
 }
 
+// Opens a message sealed by the initiator (or responder) of `st`: its inner
+// payloads, for tests that read what an engine put on the wire.
+inline Result<std::vector<wire::Payload>> open_as(const IkeSaState& st, bool sealed_by_initiator,
+                                                  BytesView dgram) {
+    const BytesView ek = sealed_by_initiator ? st.keys.sk_ei : st.keys.sk_er;
+    const BytesView ak = sealed_by_initiator ? st.keys.sk_ai : st.keys.sk_ar;
+    auto c =
+        crypto::SkCipher::create(st.suite.encr.id, st.suite.encr.key_bits, st.suite.integ, ek, ak);
+    if (!c) return c.error();
+    auto m = wire::decode_message(dgram);
+    if (!m) return m.error();
+    auto off = wire::encrypted_body_offset(dgram);
+    const wire::SkPayload* sk =
+        m->payloads.empty() ? nullptr : m->payloads.back().as<wire::SkPayload>();
+    if (!sk || !off) return Error{0, "no SK payload"};
+    auto plain = (*c)->open(dgram.first(*off), sk->body);
+    if (!plain) return plain.error();
+    return wire::decode_payloads(sk->first_inner, *plain);
+}
+
 // The two views of one IKE SA agree: SPIs, keys, children paired by SPI with
 // matching keys and selectors, and message IDs when both sides are quiet.
 inline void expect_consistent(const IkeSaState& i, const IkeSaState& r) {

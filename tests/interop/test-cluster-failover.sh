@@ -210,16 +210,18 @@ swan_sas() {
 # IKE rekeys also log "initiating IKE_SA gw[N]"; only a new handshake sends IKE_SA_INIT.
 swan_ike_count() { grep -c "generating IKE_SA_INIT request" "$LAB/cl/charon.log"; }
 swan_errors() {
-    local re="replay(ed| detected| check)|authentication failed|MAC mismatch|verification failed|integrity check failed|invalid (IKE_SA|message ID)|received retransmit of response|NO_PROPOSAL|INVALID_SPI|giving up|ignore .*MESSAGE_ID_SYNC|unexpected .*MESSAGE_ID_SYNC"
+    local re="replay(ed| detected| check)|authentication failed|MAC mismatch|verification failed|integrity check failed|invalid (IKE_SA|message ID)|received retransmit of response|NO_PROPOSAL|INVALID_SPI|giving up|ignore .*MESSAGE_ID_SYNC|unexpected .*MESSAGE_ID_SYNC|encrypting .* failed"
     local out
     out=$(grep -iE "$re" "$LAB/cl/charon.log")
     # Every takeover resynchronises (peer_sync = "always"). Without the
-    # fault switch the replica is current, so strongSwan's own next request
-    # ID must come out unchanged ("initiating N[N]"): a lag would show here.
+    # fault switch the replica is current, so the member's P1 (one past the
+    # request ID it expects, src/core/ike/ha_sync.cpp) moves strongSwan's
+    # own next request ID on by exactly one ("initiating N+1[N]"); a replica
+    # that lagged would leave it unchanged.
     if [ "$RFC6311" != 1 ]; then
         out+=$(grep -o "responder requested MID sync: initiating [0-9]*\[[0-9]*\]" "$LAB/cl/charon.log" |
             sed 's/.*initiating //; s/\[/ /; s/\]//' |
-            awk '$1 != $2 { print "MID sync moved strongSwan: " $0 }')
+            awk '$1 != $2 + 1 { print "MID sync moved strongSwan by " $1 - $2 ", not 1: " $0 }')
     fi
     [ -n "$out" ] && printf '%s\n' "$out"
 }

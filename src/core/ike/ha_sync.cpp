@@ -5,7 +5,8 @@
 // replay counters that lag behind what the failed member used (RFC 6027
 // §3.3-§3.6: the sync channel cannot be perfect). It sends an INFORMATIONAL
 // with Message ID 0 carrying IKEV2_MESSAGE_ID_SYNC (nonce, M1 = the next
-// request ID it will send, P1 = the next request ID it expects) and, where
+// request ID it will send, P1 = one past the next request ID it expects,
+// see send_peer_sync) and, where
 // negotiated, IPSEC_REPLAY_COUNTER_SYNC (a delta the peer adds to its
 // outbound counters). The peer answers with (nonce, P2, M2) and both sides
 // continue with those.
@@ -85,7 +86,18 @@ void Engine::send_peer_sync(Time now, Sa& sa, Inflight fl) {
         const std::uint64_t m1 =
             std::uint64_t(sa.st.msgids.next_request_out) + sa.sync_req.msgid_jump;
         fl.sync_m1 = std::uint32_t(std::min<std::uint64_t>(m1, 0x7fffffffu));
-        fl.sync_p1 = sa.st.msgids.next_request_in;
+        // P1 one past the request ID we expect: the peer may have sent a
+        // request with that ID to the failed member, and a peer whose IKE
+        // IVs come from the message ID (strongSwan's AEAD IV generator)
+        // will not encrypt a second, different request under it. strongSwan
+        // 5.9 also forgets that request when the sync moves its responder
+        // ID (it requeues the task), so its own P2 would not count it
+        // (§5.1 says it should) and its next request would be refused by
+        // its IV generator: the IKE SA would hang. P2 >= P1 moves the peer
+        // past it; an RFC peer that retransmits the request keeps its ID,
+        // which is P2 - 1 and still accepted (see the response below).
+        fl.sync_p1 = std::uint32_t(
+            std::min<std::uint64_t>(std::uint64_t(sa.st.msgids.next_request_in) + 1, 0x7fffffffu));
         p.push_back(wire::notify_message_id_sync({fl.sync_nonce, fl.sync_m1, fl.sync_p1}));
     }
     if (replay) {
