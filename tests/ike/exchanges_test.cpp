@@ -467,11 +467,21 @@ TEST(InitialContact, ReplacesTheOldSaOfTheSameIdentity) {
 }
 
 TEST(InvalidSpi, ThePeerDeletesTheSaItSendsOn) {
+    crypto::DeterministicRandom restarted_rng(5);
     Pair p;
     IkeSpis spis = p.establish();
-    // The responder receives ESP on an SPI it does not know (it lost that
-    // SA): the SPI is the one the initiator sends with.
-    std::uint32_t lost = p.sa_r().children[0].spi_in;
+    IkeSaState without_child = p.sa_r();
+    std::uint32_t lost = without_child.children[0].spi_in;
+    // A report on an SPI the responder knows is stale (the packet beat the
+    // SA's install): no notice, or the peer would delete a good SA.
+    p.resp->report_invalid_spi(p.now, kI, lost);
+    EXPECT_TRUE(p.resp->take_outputs().empty());
+    // The responder lost that Child SA (its state came back without it) and
+    // receives ESP on it: the SPI is the one the initiator sends with.
+    without_child.children.clear();
+    p.resp = std::make_unique<Engine>(p.cr, restarted_rng);
+    ASSERT_TRUE(p.resp->import_ike_sa(p.now, without_child, {}, false).ok());
+    (void)p.resp->take_outputs();
     p.resp->report_invalid_spi(p.now, kI, lost);
     p.resp->report_invalid_spi(p.now, kI, lost);  // rate-limited: one notice
     p.run();

@@ -83,6 +83,7 @@ control_socket = "$d/ctl.sock"
 
 [log]
 level = "info"
+dp = "debug"
 
 [dataplane]
 tun_name = "ikec0"
@@ -210,7 +211,7 @@ swan_sas() {
 # IKE rekeys also log "initiating IKE_SA gw[N]"; only a new handshake sends IKE_SA_INIT.
 swan_ike_count() { grep -c "generating IKE_SA_INIT request" "$LAB/cl/charon.log"; }
 swan_errors() {
-    local re="replay(ed| detected| check)|authentication failed|MAC mismatch|verification failed|integrity check failed|invalid (IKE_SA|message ID)|received retransmit of response|NO_PROPOSAL|INVALID_SPI|giving up|ignore .*MESSAGE_ID_SYNC|unexpected .*MESSAGE_ID_SYNC|encrypting .* failed"
+    local re="replay(ed| detected| check)|authentication failed|MAC mismatch|verification failed|integrity check failed|invalid (IKE_SA|message ID)|received retransmit of response|NO_PROPOSAL|INVALID_SPI|INVAL_SPI|giving up|ignore .*MESSAGE_ID_SYNC|unexpected .*MESSAGE_ID_SYNC|encrypting .* failed"
     local out
     out=$(grep -iE "$re" "$LAB/cl/charon.log")
     # Every takeover resynchronises (peer_sync = "always"). Without the

@@ -980,6 +980,13 @@ void Engine::report_invalid_spi(Time now, const IpAddress& remote, std::uint32_t
     for (auto& [k, sa] : sas_) {
         if (sa->half_open() || sa->rekeyed || sa->deleting_ike || sa->st.remote.addr != remote)
             continue;
+        // The data plane reports what it saw some time ago: a packet that
+        // arrived just before its SA was installed (a takeover claims the
+        // address, then installs the SAs it imported) names an SPI that is
+        // valid now. Telling the peer it is invalid would be false.
+        for (const ChildSaState& c : sa->st.children) {
+            if (c.spi_in == spi) return;
+        }
         if (sa->invalid_spi_sent != Time{} && now - sa->invalid_spi_sent < 1s) return;
         sa->invalid_spi_sent = now;
         queue(*sa, Task{TaskKind::INVALID_SPI, spi});

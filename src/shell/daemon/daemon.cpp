@@ -135,6 +135,7 @@ void Daemon::note_inbound_traffic(const ike::IkeSpis& spis) {
 }
 
 void Daemon::report_invalid_spi(const IpAddress& remote, std::uint32_t spi) {
+    log_.debug(Subsystem::DP, "ESP with unknown SPI {:08x} from {}", spi, remote.to_string());
     engine_->report_invalid_spi(now(), remote, spi);
     pump();
 }
