@@ -530,7 +530,7 @@ struct ClusterNode::Impl {
                 if (at != reasserted.end() && now - at->second < 10 * cfg.membership.heartbeat)
                     continue;
                 reasserted[v.id] = now;
-                actions.push_back(Reassert{membership.epoch(), v.id});
+                actions.push_back(Reassert{membership.epoch(), v.id, v.role == Role::ACTIVE});
             }
         }
         if (membership.take_heartbeat_due()) {

@@ -115,11 +115,15 @@ struct Stepdown {
     std::string reason;
 };
 // Still active, but another member claims to be active too (with a lower
-// epoch: it will step down when it hears us). It may have announced the
-// virtual address meanwhile: announce it again.
+// epoch: it will step down when it hears us), or is heard again after a
+// silence. It may have announced the virtual address meanwhile: announce
+// it again.
 struct Reassert {
     std::uint64_t epoch = 0;
     std::uint16_t rival = 0;
+    // The rival claims ACTIVE now; otherwise it was only heard again after
+    // a silence (it may have claimed the address meanwhile).
+    bool claims_active = false;
 };
 using NodeAction = std::variant<Takeover, Stepdown, Reassert, SyncPeers>;
 

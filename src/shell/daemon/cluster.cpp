@@ -158,9 +158,10 @@ void ClusterShell::pump() {
                       t->sas.size());
         } else if (auto* r = std::get_if<cluster::Reassert>(&a)) {
             log_.warn(Subsystem::CLUSTER,
-                      "member {} also claims to be active (our epoch {}): announcing the "
-                      "virtual address again",
-                      r->rival, cluster::epoch_string(r->epoch));
+                      "member {} {} (our epoch {}): announcing the virtual address again", r->rival,
+                      r->claims_active ? "also claims to be active"
+                                       : "is back after a silence and may have claimed it",
+                      cluster::epoch_string(r->epoch));
             claim_addresses();
         } else if (auto* sp = std::get_if<cluster::SyncPeers>(&a)) {
             if (hooks_.sync_peers) hooks_.sync_peers(*sp);
