@@ -389,3 +389,48 @@ TEST_P(PeerSync, ASilentPeerEndsTheSaCleanly) {
     ASSERT_FALSE(dels.empty());
     EXPECT_EQ(dels.back().reason, DeleteReason::PEER_DEAD);
 }
+
+// EngineConfig::msgid_sync_guard_sequential_ivs, on for the daemon: a peer
+// that derives AEAD IVs from message IDs (strongSwan) can answer a sync only
+// while it has answered no request of ours on the IKE SA. Seen against
+// strongSwan 5.9.8: a second failover on the same IKE SA made it log
+// "encrypting encrypted payload failed, no IV or padding" and destroy it.
+TEST(PeerSyncGuard, NoMessageIdSyncOnceThePeerAnsweredOurRequest) {
+    for (const char* suite : {"aes256gcm16-prfsha256-x25519", "aes128-sha256-x25519"}) {
+        SCOPED_TRACE(suite);
+        const bool aead = std::string(suite).find("gcm") != std::string::npos;
+        Member m1, m2;
+        Pair p(suite, suite);
+        p.cr.msgid_sync_guard_sequential_ivs = true;
+        IkeSpis spis = p.establish();
+        // Only the peer has sent requests: its answer can be encrypted.
+        {
+            std::unique_ptr<Engine> b = m1.make(p.cr);
+            ASSERT_TRUE(b->import_ike_sa(p.now, p.sa_r(), {}, true).ok());
+            EXPECT_TRUE(b->sync_with_peer(p.now, spis, PeerSyncRequest{}).ok());
+            EXPECT_EQ(b->stats().peer_syncs_started, 1u);
+            EXPECT_EQ(b->stats().peer_syncs_skipped, 0u);
+        }
+        // The gateway's liveness check, answered by the peer; then a takeover.
+        ASSERT_TRUE(p.resp->check_liveness(p.now, spis).ok());
+        p.run();
+        ASSERT_GT(p.sa_r().msgids.next_request_out, 0u);
+        const IkeSaState st = p.sa_r();
+        p.resp = m2.make(p.cr);
+        ASSERT_TRUE(p.resp->import_ike_sa(p.now, st, {}, true).ok());
+        (void)p.resp->take_outputs();
+        EXPECT_EQ(p.resp->sync_with_peer(p.now, spis, PeerSyncRequest{}).ok(), !aead);
+        EXPECT_EQ(p.resp->stats().peer_syncs_started, aead ? 0u : 1u);
+        EXPECT_EQ(p.resp->stats().peer_syncs_skipped, aead ? 1u : 0u);
+        p.run();
+        // Either way the SA goes on: the replica was current.
+        const std::uint64_t rt = p.init->stats().retransmits_sent;
+        ASSERT_TRUE(p.init->check_liveness(p.now, spis).ok());
+        p.run();
+        ASSERT_TRUE(p.resp->check_liveness(p.now, spis).ok());
+        p.run();
+        EXPECT_EQ(p.init->stats().retransmits_sent, rt);
+        EXPECT_EQ(p.resp->stats().retransmits_sent, 0u);
+        expect_consistent(p.sa_i(), p.sa_r());
+    }
+}

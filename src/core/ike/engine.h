@@ -135,6 +135,7 @@ struct EngineStats {
     std::uint64_t peer_syncs_completed = 0;  // ... answered with our nonce
     std::uint64_t peer_syncs_answered = 0;   // as the peer: syncs we applied and answered
     std::uint64_t peer_syncs_dropped = 0;    // stale, not negotiated, malformed, bad nonce
+    std::uint64_t peer_syncs_skipped = 0;    // message-ID sync the peer could not answer
     std::uint64_t replay_syncs_applied = 0;  // as the peer: deltas added to our counters
     // RFC 7296 §2.21.4
     std::uint64_t invalid_ike_spi_sent = 0;   // answers to requests on unknown IKE SPIs

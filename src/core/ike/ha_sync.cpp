@@ -40,6 +40,22 @@ bool replay_sync_negotiated(const Engine::Sa& sa) {
     return sa.config->announce_replay_sync && sa.st.peer.replay_sync;
 }
 
+// Whether a peer whose AEAD IVs come from the message ID can still encrypt
+// the answer to a sync (EngineConfig::msgid_sync_guard_sequential_ivs).
+// Such a peer keeps two rising sequences of IVs. What it encrypts in
+// order goes on the first; an ID not above the first's last goes on the
+// second, which must rise too. Its own requests alone rise, and so do its
+// answers alone; the sync's answer (ID 0, below both) takes the second
+// sequence's first use. Once it has answered any request of ours (IDs from
+// 0, or its IKE_AUTH response as the responder), the two interleave and
+// the second is taken, so no sync answer can be encrypted any more; a
+// first sync leaves our next request ID at M2 > 0, so it also counts.
+bool peer_can_answer_msgid_sync(const Engine::Sa& sa) {
+    if (!sa.config->msgid_sync_guard_sequential_ivs) return true;
+    if (!crypto::is_aead(sa.st.suite.encr.id)) return true;  // CBC IVs are random
+    return sa.st.msgids.next_request_out == 0;
+}
+
 }  // namespace
 
 bool Engine::accepts_forward_jump(const Sa& sa, std::uint32_t id) const {
@@ -53,7 +69,8 @@ Status Engine::sync_with_peer(Time now, const IkeSpis& spis, const PeerSyncReque
     Sa* sa = find_established(spis);
     if (!sa || sa->rekeyed || sa->deleting_ike)
         return Error{0, "no established IKE SA with those SPIs"};
-    const bool msgid = msgid_sync_negotiated(*sa);
+    const bool msgid = msgid_sync_negotiated(*sa) && peer_can_answer_msgid_sync(*sa);
+    if (msgid_sync_negotiated(*sa) && !msgid) ++stats_.peer_syncs_skipped;
     const bool replay = replay_sync_negotiated(*sa) && r.replay_delta > 0;
     if (!msgid && !replay) {
         sa->awaiting_sync = false;
@@ -62,6 +79,10 @@ Status Engine::sync_with_peer(Time now, const IkeSpis& spis, const PeerSyncReque
         touch(*sa);
         start_next(now, *sa);
         reschedule();
+        if (msgid_sync_negotiated(*sa))
+            return Error{0,
+                         "the peer could not encrypt a message-ID sync answer on this IKE SA "
+                         "(AEAD IVs from message IDs): it goes on from the replica"};
         return Error{0, "the peer announced no RFC 6311 support on this IKE SA"};
     }
     sa->sync_req = r;
@@ -75,7 +96,7 @@ Status Engine::sync_with_peer(Time now, const IkeSpis& spis, const PeerSyncReque
 }
 
 void Engine::send_peer_sync(Time now, Sa& sa, Inflight fl) {
-    const bool msgid = msgid_sync_negotiated(sa);
+    const bool msgid = msgid_sync_negotiated(sa) && peer_can_answer_msgid_sync(sa);
     const bool replay = replay_sync_negotiated(sa) && sa.sync_req.replay_delta > 0;
     std::vector<Payload> p;
     if (msgid) {

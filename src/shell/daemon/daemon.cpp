@@ -226,14 +226,16 @@ void Daemon::takeover(const cluster::Takeover& t) {
 void Daemon::sync_peers(const cluster::SyncPeers& s) {
     Time n = now();
     std::size_t started = 0;
+    const std::uint64_t skipped0 = engine_->stats().peer_syncs_skipped;
     for (const auto& spis : s.sas) {
         // An SA that went meanwhile (deleted, rekeyed) needs no sync.
         if (engine_->sync_with_peer(n, spis, s.request)) ++started;
     }
     sync_started_ += started;
     log_.debug(Subsystem::CLUSTER,
-               "RFC 6311: synchronising {} IKE SA(s) with their peers ({} so far)", started,
-               sync_started_);
+               "RFC 6311: synchronising {} IKE SA(s) with their peers ({} so far); {} go on "
+               "from the replica, their peers could not answer a message-ID sync",
+               started, sync_started_, engine_->stats().peer_syncs_skipped - skipped0);
     pump();
 }
 
