@@ -187,14 +187,20 @@ struct Pair {
     const IkeSaState& sa_r() const { return *resp->find(resp->established().front()); }
 };
 
+// The SK payload cipher one side of `st` seals with (§3.14).
+inline Result<std::unique_ptr<crypto::SkCipher>> sk_cipher_of(const IkeSaState& st,
+                                                              bool initiator) {
+    const BytesView ek = initiator ? st.keys.sk_ei : st.keys.sk_er;
+    const BytesView ak = initiator ? st.keys.sk_ai : st.keys.sk_ar;
+    return crypto::SkCipher::create(st.suite.encr.id, st.suite.encr.key_bits, st.suite.integ, ek,
+                                    ak);
+}
+
 // Seals `inner` as the initiator of `st` would (§3.14), for tests that
 // forge or craft authenticated messages. `response` sets the R flag.
 inline Bytes seal_as(const IkeSaState& st, bool as_initiator, ExchangeType ex, std::uint32_t id,
                      const std::vector<wire::Payload>& inner, bool response = false) {
-    const BytesView ek = as_initiator ? st.keys.sk_ei : st.keys.sk_er;
-    const BytesView ak = as_initiator ? st.keys.sk_ai : st.keys.sk_ar;
-    auto c =
-        crypto::SkCipher::create(st.suite.encr.id, st.suite.encr.key_bits, st.suite.integ, ek, ak);
+    auto c = sk_cipher_of(st, as_initiator);
     EXPECT_TRUE(c.ok());
     Bytes plain;
     std::uint8_t first = wire::encode_payloads(inner, plain);
@@ -223,10 +229,7 @@ inline Bytes seal_as(const IkeSaState& st, bool as_initiator, ExchangeType ex, s
 // payloads, for tests that read what an engine put on the wire.
 inline Result<std::vector<wire::Payload>> open_as(const IkeSaState& st, bool sealed_by_initiator,
                                                   BytesView dgram) {
-    const BytesView ek = sealed_by_initiator ? st.keys.sk_ei : st.keys.sk_er;
-    const BytesView ak = sealed_by_initiator ? st.keys.sk_ai : st.keys.sk_ar;
-    auto c =
-        crypto::SkCipher::create(st.suite.encr.id, st.suite.encr.key_bits, st.suite.integ, ek, ak);
+    auto c = sk_cipher_of(st, sealed_by_initiator);
     if (!c) return c.error();
     auto m = wire::decode_message(dgram);
     if (!m) return m.error();

@@ -6,10 +6,9 @@
 // §3.3-§3.6: the sync channel cannot be perfect). It sends an INFORMATIONAL
 // with Message ID 0 carrying IKEV2_MESSAGE_ID_SYNC (nonce, M1 = the next
 // request ID it will send, P1 = one past the next request ID it expects,
-// see send_peer_sync) and, where
-// negotiated, IPSEC_REPLAY_COUNTER_SYNC (a delta the peer adds to its
-// outbound counters). The peer answers with (nonce, P2, M2) and both sides
-// continue with those.
+// see send_peer_sync) and, where negotiated, IPSEC_REPLAY_COUNTER_SYNC (a
+// delta the peer adds to its outbound counters). The peer answers with (nonce, P2, M2) and both
+// sides continue with those.
 //
 // Peer side: accept a sync only on an established SA where both sides
 // announced the extension (§4), drop a stale one (M1 below what we already
@@ -56,6 +55,10 @@ bool peer_can_answer_msgid_sync(const Engine::Sa& sa) {
     return sa.st.msgids.next_request_out == 0;
 }
 
+bool msgid_sync_usable(const Engine::Sa& sa) {
+    return msgid_sync_negotiated(sa) && peer_can_answer_msgid_sync(sa);
+}
+
 }  // namespace
 
 bool Engine::accepts_forward_jump(const Sa& sa, std::uint32_t id) const {
@@ -69,8 +72,9 @@ Status Engine::sync_with_peer(Time now, const IkeSpis& spis, const PeerSyncReque
     Sa* sa = find_established(spis);
     if (!sa || sa->rekeyed || sa->deleting_ike)
         return Error{0, "no established IKE SA with those SPIs"};
-    const bool msgid = msgid_sync_negotiated(*sa) && peer_can_answer_msgid_sync(*sa);
-    if (msgid_sync_negotiated(*sa) && !msgid) ++stats_.peer_syncs_skipped;
+    const bool negotiated = msgid_sync_negotiated(*sa);
+    const bool msgid = msgid_sync_usable(*sa);
+    if (negotiated && !msgid) ++stats_.peer_syncs_skipped;
     const bool replay = replay_sync_negotiated(*sa) && r.replay_delta > 0;
     if (!msgid && !replay) {
         sa->awaiting_sync = false;
@@ -79,7 +83,7 @@ Status Engine::sync_with_peer(Time now, const IkeSpis& spis, const PeerSyncReque
         touch(*sa);
         start_next(now, *sa);
         reschedule();
-        if (msgid_sync_negotiated(*sa))
+        if (negotiated)
             return Error{0,
                          "the peer could not encrypt a message-ID sync answer on this IKE SA "
                          "(AEAD IVs from message IDs): it goes on from the replica"};
@@ -96,7 +100,7 @@ Status Engine::sync_with_peer(Time now, const IkeSpis& spis, const PeerSyncReque
 }
 
 void Engine::send_peer_sync(Time now, Sa& sa, Inflight fl) {
-    const bool msgid = msgid_sync_negotiated(sa) && peer_can_answer_msgid_sync(sa);
+    const bool msgid = msgid_sync_usable(sa);
     const bool replay = replay_sync_negotiated(sa) && sa.sync_req.replay_delta > 0;
     std::vector<Payload> p;
     if (msgid) {
